@@ -1,0 +1,1 @@
+"""Planners that turn a sentence into a plan of kfai commands."""

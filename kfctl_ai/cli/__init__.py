@@ -1,0 +1,1 @@
+"""The command-line layer: Typer commands that parse options, call the core and render."""

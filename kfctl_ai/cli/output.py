@@ -1,0 +1,73 @@
+"""One place that decides where and how things are printed.
+
+Data goes to stdout as a table, JSON or YAML; hints, progress, warnings and errors go to
+stderr. Rich turns colors off when the stream is not a terminal or `NO_COLOR` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+TableRenderer = Callable[[Console, Any], None]
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=str, ensure_ascii=False)
+
+
+def to_yaml(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False)
+
+
+class Output:
+    def __init__(self, fmt: str = "table") -> None:
+        self.format = fmt
+        self.stdout = Console(soft_wrap=True)
+        self.stderr = Console(stderr=True, soft_wrap=True)
+        # Set while `ask` runs a plan: step results are collected into the plan's
+        # single JSON document instead of each printing its own.
+        self.collected: list[Any] | None = None
+
+    @property
+    def machine(self) -> bool:
+        return self.format in {"json", "yaml"}
+
+    def emit(self, data: Any, render_table: TableRenderer | None = None) -> None:
+        """Print one result: a table (or text) for people, one document for programs."""
+        if self.collected is not None:
+            self.collected.append(data)
+            if self.machine:
+                return
+        if self.format == "json":
+            sys.stdout.write(to_json(data) + "\n")
+        elif self.format == "yaml":
+            sys.stdout.write(to_yaml(data))
+        elif render_table is not None:
+            render_table(self.stdout, data)
+        else:
+            self.stdout.print(to_yaml(data), markup=False, highlight=False)
+        sys.stdout.flush()
+
+    def line(self, text: str) -> None:
+        """Print a raw line of data to stdout (log lines), never reformatted."""
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+    def info(self, message: str) -> None:
+        self.stderr.print(message, highlight=False, markup=False)
+
+    def warn(self, message: str) -> None:
+        self.stderr.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+
+    def error(self, message: str, hint: str | None = None) -> None:
+        self.stderr.print(f"[red]error:[/red] {escape(message)}", highlight=False)
+        if hint:
+            self.stderr.print(f"hint: {hint}", highlight=False, markup=False)

@@ -1,0 +1,85 @@
+"""Diff-style previews of what a command will create or delete, and the approval gate.
+
+A write shows the resource as `+` lines, a delete as `-` lines, followed by the
+equivalent kfai command line. Approval is asked on the terminal; with `--yes` it is
+given, with `--dry-run` the command stops after the preview, and with no terminal (or
+`--no-input`) kfai exits 7 instead of hanging or assuming yes.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
+
+from kfctl_ai.core.errors import NeedsConfirmationError
+
+
+@dataclass
+class Change:
+    """One resource a command would create (`+`) or delete (`-`)."""
+
+    action: str  # "create" or "delete"
+    kind: str
+    name: str
+    namespace: str
+    body: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": self.action, "kind": self.kind, "name": self.name, "namespace": self.namespace, "object": self.body}
+
+
+def command_line(argv: list[str]) -> str:
+    return shlex.join(argv)
+
+
+def render_change(console: Console, change: Change) -> None:
+    import yaml
+
+    sign, style = ("+", "green") if change.action == "create" else ("-", "red")
+    console.print(Text(f"{sign} {change.kind} {change.namespace}/{change.name}", style=f"bold {style}"))
+    text = yaml.safe_dump(change.body, sort_keys=False, width=100) if change.body else ""
+    for line in text.rstrip("\n").splitlines():
+        console.print(Text(f"{sign}   {line}", style=style))
+
+
+def ask_approval(question: str) -> bool:
+    """Ask yes/no on the terminal, drawing the prompt on stderr so stdout stays data."""
+    import questionary
+    from prompt_toolkit.output import create_output
+
+    answer = questionary.confirm(question, default=False, output=create_output(stdout=sys.stderr)).ask()
+    return bool(answer)
+
+
+def require_approval(
+    session: Any,
+    question: str,
+    preview: dict[str, Any],
+    dry_run: bool = False,
+) -> bool:
+    """Return True to go ahead, False after a dry run; raise when approval is missing."""
+    if dry_run:
+        return False
+    if session.approved or session.settings.yes:
+        return True
+    if not session.interactive:
+        reason = "--no-input is set" if session.settings.no_input else "stdin is not a terminal"
+        raise NeedsConfirmationError(
+            f"approval needed but not given: {reason}",
+            hint="rerun with --yes to approve, or with --dry-run to preview only",
+            status="needs_confirmation",
+            preview=preview,
+        )
+    if ask_approval(question):
+        return True
+    raise NeedsConfirmationError("declined: nothing was changed", status="declined")
+
+
+def print_command_line(console: Console, argv: list[str]) -> None:
+    console.print(f"[dim]equivalent command:[/dim] {escape(command_line(argv))}", highlight=False)

@@ -1,0 +1,116 @@
+"""Settings from the config file, then `KFAI_*` environment variables, then flags.
+
+The file is `$XDG_CONFIG_HOME/kfai/config.yaml` (default `~/.config/kfai/config.yaml`).
+Secrets never live here: the LLM API key stays in the provider's own environment
+variable (`OPENAI_API_KEY`, ...), which litellm reads itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from kfctl_ai.core.errors import UsageError
+from kfctl_ai.core.personas import PERSONAS
+
+OUTPUT_FORMATS = ("table", "json", "yaml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    namespace: str | None = None
+    output: str = "table"
+    persona: str = "data-scientist"
+    yes: bool = False
+    no_input: bool = False
+    debug: bool = False
+    llm_model: str | None = None
+    llm_api_base: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.output not in OUTPUT_FORMATS:
+            raise UsageError(
+                f"invalid output format '{self.output}'",
+                hint=f"use one of: {', '.join(OUTPUT_FORMATS)}",
+            )
+        if self.persona not in PERSONAS:
+            raise UsageError(
+                f"invalid persona '{self.persona}'",
+                hint=f"use one of: {', '.join(PERSONAS)}",
+            )
+
+    def with_overrides(self, **overrides: Any) -> "Settings":
+        """Return a copy where every override that is not None replaces the current value."""
+        changes = {key: value for key, value in overrides.items() if value is not None}
+        return replace(self, **changes)
+
+
+SETTING_KEYS = tuple(f.name for f in fields(Settings) if f.name not in {"extra", "yes", "debug"})
+_BOOLEAN_KEYS = {"no_input"}
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "kfai" / "config.yaml"
+
+
+def read_config_file(path: Path | None = None) -> dict[str, Any]:
+    """Read the config file; a missing file is an empty config, a broken one an error."""
+    path = path or config_path()
+    if not path.exists():
+        return {}
+
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(
+            f"invalid YAML in config file {path}: {exc}",
+            hint="fix the file or remove it; `kfai config view` shows what kfai reads",
+        ) from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"config file {path} must contain a mapping of keys to values")
+
+    unknown = sorted(set(data) - set(SETTING_KEYS))
+    if unknown:
+        raise UsageError(
+            f"unknown key(s) in config file {path}: {', '.join(unknown)}",
+            hint=f"known keys: {', '.join(SETTING_KEYS)}",
+        )
+    return data
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise UsageError(f"invalid boolean '{value}' in {name}", hint="use true or false")
+
+
+def read_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """Read `KFAI_<KEY>` variables, for example `KFAI_NAMESPACE` and `KFAI_LLM_MODEL`."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for key in SETTING_KEYS:
+        variable = f"KFAI_{key.upper()}"
+        if variable in environ:
+            raw = environ[variable]
+            values[key] = _parse_bool(variable, raw) if key in _BOOLEAN_KEYS else raw
+    return values
+
+
+def load_settings(**flags: Any) -> Settings:
+    """Merge file, environment and flags; a flag left as None does not override."""
+    merged: dict[str, Any] = {}
+    merged.update(read_config_file())
+    merged.update(read_environment())
+    merged.update({key: value for key, value in flags.items() if value is not None})
+    return Settings(**merged)

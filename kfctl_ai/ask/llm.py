@@ -111,16 +111,23 @@ def _complete(settings: Any, messages: list[dict[str, Any]], tool_list: list[dic
             f"the LLM provider rejected the API key for model '{settings.llm_model}'",
             hint="set the provider's key variable (for example OPENAI_API_KEY), or unset KFAI_LLM_MODEL to plan offline",
         ) from exc
-    except (litellm.exceptions.APIConnectionError, litellm.exceptions.Timeout, litellm.exceptions.ServiceUnavailableError) as exc:
-        where = settings.llm_api_base or "the provider"
-        raise ClusterUnavailableError(
-            f"cannot reach the LLM at {where} for model '{settings.llm_model}': {str(exc).splitlines()[0][:200]}",
-            hint="check KFAI_LLM_API_BASE and that the server runs, or unset KFAI_LLM_MODEL to plan offline",
-        ) from exc
     except (litellm.exceptions.BadRequestError, litellm.exceptions.NotFoundError) as exc:
         raise UsageError(
             f"the LLM rejected the request for model '{settings.llm_model}': {str(exc).splitlines()[0][:200]}",
             hint="check KFAI_LLM_MODEL (a litellm model string such as gpt-4o-mini or ollama/llama3.2)",
+        ) from exc
+    except (
+        litellm.exceptions.APIConnectionError,
+        litellm.exceptions.Timeout,
+        litellm.exceptions.ServiceUnavailableError,
+        litellm.exceptions.InternalServerError,
+        litellm.exceptions.RateLimitError,
+        litellm.exceptions.APIError,
+    ) as exc:
+        where = settings.llm_api_base or "the provider"
+        raise ClusterUnavailableError(
+            f"cannot reach the LLM at {where} for model '{settings.llm_model}': {str(exc).splitlines()[0][:200]}",
+            hint="check KFAI_LLM_API_BASE and that the server runs, or unset KFAI_LLM_MODEL to plan offline",
         ) from exc
 
 

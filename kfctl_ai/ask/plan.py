@@ -24,7 +24,12 @@ class PlanError(UsageError):
     kind = "invalid_plan"
 
     def __init__(self, message: str, problems: list[str], proposed: list[dict[str, Any]] | None = None):
-        super().__init__(message, hint="rephrase the sentence, or run the kfai command directly", problems=problems)
+        super().__init__(
+            message,
+            hint="rephrase the sentence, or run the kfai command directly",
+            problems=problems,
+            proposed=proposed or [],
+        )
         self.problems = problems
         self.proposed = proposed or []
 

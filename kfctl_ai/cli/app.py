@@ -56,7 +56,7 @@ def root(
     else:
         # A planned step inherits the plan's settings; only what the step names changes.
         settings = parent.settings.with_overrides(**flags)
-        ctx.obj = Session(settings=settings, output=parent.output, approved=parent.approved, max_output=parent.max_output)
+        ctx.obj = Session(settings=settings, output=parent.output, approved=parent.approved, max_output=parent.max_output, in_plan=True)
 
 
 def create_app() -> typer.Typer:

@@ -16,6 +16,10 @@ from rich.markup import escape
 
 TableRenderer = Callable[[Console, Any], None]
 
+# Rich assumes 80 columns when the stream is not a terminal, which folds every table;
+# a pipe or a file gets long lines instead.
+PIPE_WIDTH = 200
+
 
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=str, ensure_ascii=False)
@@ -30,8 +34,8 @@ def to_yaml(data: Any) -> str:
 class Output:
     def __init__(self, fmt: str = "table") -> None:
         self.format = fmt
-        self.stdout = Console(soft_wrap=True)
-        self.stderr = Console(stderr=True, soft_wrap=True)
+        self.stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+        self.stderr = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPE_WIDTH)
         # Set while `ask` runs a plan: step results are collected into the plan's
         # single JSON document instead of each printing its own.
         self.collected: list[Any] | None = None

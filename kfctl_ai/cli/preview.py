@@ -74,7 +74,7 @@ def require_approval(
             f"approval needed but not given: {reason}",
             hint="rerun with --yes to approve, or with --dry-run to preview only",
             status="needs_confirmation",
-            preview=preview,
+            **{key: value for key, value in preview.items() if key != "status"},
         )
     if ask_approval(question):
         return True

@@ -6,7 +6,7 @@ risk all come from the Typer/click definitions and the declared risks.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 from kfctl_ai.cli.tree import STEP_GLOBAL_OPTIONS, CommandInfo, option_name, walk
 
@@ -14,16 +14,21 @@ from kfctl_ai.cli.tree import STEP_GLOBAL_OPTIONS, CommandInfo, option_name, wal
 NOT_PLANNABLE = {"dry_run", "force", "wait_timeout", "tail"}
 
 
+def annotation_of(param: Any) -> Any:
+    """The Python type Typer parses the parameter into (`int`, `Literal[...]`, ...)."""
+    descriptor = getattr(param, "type_descriptor", None)
+    return getattr(descriptor, "annotation", str)
+
+
 def _json_type(param: Any) -> dict[str, Any]:
-    type_name = getattr(param.type, "name", "text")
-    choices = getattr(param.type, "choices", None)
-    if choices:
-        return {"type": "string", "enum": [str(c) for c in choices]}
-    if getattr(param, "is_flag", False) or type_name == "boolean":
+    annotation = annotation_of(param)
+    if get_origin(annotation) is Literal:
+        return {"type": "string", "enum": [str(choice) for choice in get_args(annotation)]}
+    if annotation is bool or getattr(param, "is_flag", False):
         return {"type": "boolean"}
-    if type_name.startswith("integer"):
+    if annotation is int:
         return {"type": "integer"}
-    if type_name.startswith("float"):
+    if annotation is float:
         return {"type": "number"}
     return {"type": "string"}
 

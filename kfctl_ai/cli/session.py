@@ -20,6 +20,8 @@ class Session:
     approved: bool = False
     # Inside `ask`: the most log lines a step prints (`--max-output`); None is no cap.
     max_output: int | None = None
+    # True for the steps `ask` runs: their previews and results are part of the plan's.
+    in_plan: bool = False
     _cluster: Any = field(default=None, repr=False)
 
     @property

@@ -7,7 +7,15 @@ from typing import Any
 
 from kfctl_ai.core.errors import DoesNotFitError, KfaiError
 from kfctl_ai.core.preflight import PreflightReport, PreflightRequest, run_preflight
-from kfctl_ai.core.trainjob import FineTuneRequest, job_name, preview_trainjob, sdk_inputs, submit, validate_name
+from kfctl_ai.core.trainjob import (
+    FineTuneRequest,
+    job_name,
+    preview_trainjob,
+    sdk_inputs,
+    settings_not_passed,
+    submit,
+    validate_name,
+)
 
 
 @dataclass
@@ -110,6 +118,12 @@ def prepare_fine_tune(params: FineTuneParams, cluster: Any | None, namespace: st
     notes = list(report.notes)
     if dataset.note:
         notes.append(dataset.note)
+    ignored = settings_not_passed(request)
+    if ignored:
+        notes.append(
+            f"{', '.join(ignored)} shaped the memory estimate only: the Kubeflow SDK's TorchTuneConfig "
+            "cannot pass them to torchtune, so the job runs the recipe's values"
+        )
     return FineTunePlan(request=request, preflight=report, trainjob=preview_trainjob(inputs, namespace), inputs=inputs, notes=notes)
 
 

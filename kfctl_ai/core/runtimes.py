@@ -186,10 +186,10 @@ def rank_for_model(runtimes: list[RuntimeInfo], model_id: str) -> list[RuntimeMa
     matches: list[RuntimeMatch] = []
     for runtime in runtimes:
         if runtime.builtin and _same_model(runtime.model, model_id):
-            matches.append(RuntimeMatch(runtime, 100, f"torchtune runtime built for {runtime.model}: `kfai fine-tune` runs it"))
+            matches.append(RuntimeMatch(runtime, 100, "built for this model: kfai fine-tune"))
         elif runtime.framework in {"torch", "deepspeed"}:
             score = 50 if runtime.framework == "torch" else 40
-            matches.append(RuntimeMatch(runtime, score, f"{runtime.framework} runtime: train {model_id} with your own script (`kfai train`)"))
+            matches.append(RuntimeMatch(runtime, score, "generic: your own script with kfai train"))
     return sorted(matches, key=lambda m: (-m.score, m.runtime.name))
 
 

@@ -100,8 +100,8 @@ def lora_modules(targets: list[str]) -> tuple[list[str], bool]:
 
 def sdk_inputs(request: FineTuneRequest) -> dict[str, Any]:
     """Build the arguments of `TrainerClient.train` for this request."""
-    from kubeflow.trainer import types
-    from kubeflow.trainer.options import Labels, Name, TrainerArgs
+    from kubeflow.trainer.types import types
+    from kubeflow.trainer.options import Labels, Name
     from kubeflow.trainer.backends.kubernetes import utils as sdk_utils
 
     runtime = sdk_runtime(request.runtime)
@@ -140,15 +140,9 @@ def sdk_inputs(request: FineTuneRequest) -> dict[str, Any]:
         Labels(labels={MANAGED_BY_LABEL: MANAGED_BY_VALUE, MODEL_LABEL: _label_value(request.model_id)}),
     ]
 
-    args = sdk_utils.get_args_using_torchtune_config(config, initializer)
-    extra = _extra_torchtune_args(request)
     # NOTE: for a top-level Hub dataset (`hf://org/name`) SDK 0.5.0 emits
-    # `dataset.data_dir=/workspace/dataset/.`, which points torchtune at the wrong folder;
-    # the runtime's own `dataset.data_dir` is right, so kfai drops the SDK's value.
-    fixed = [arg for arg in args if arg != "dataset.data_dir=/workspace/dataset/."]
-    if extra or fixed != args:
-        options.append(TrainerArgs(args=fixed + extra))
-
+    # `dataset.data_dir=/workspace/dataset/.`, a known upstream problem. SDK options
+    # cannot change a BuiltinTrainer's args (TrainerArgs rejects it), so kfai keeps them.
     if request.hf_token_secret:
         options.append(_token_patch(request.hf_token_secret))
 
@@ -159,18 +153,18 @@ def _label_value(model_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", model_id.split("/")[-1])[:63].strip("_.-")
 
 
-def _extra_torchtune_args(request: FineTuneRequest) -> list[str]:
-    """torchtune overrides that `TorchTuneConfig` has no field for."""
-    extra: list[str] = []
+def settings_not_passed(request: FineTuneRequest) -> list[str]:
+    """Options that shape the memory estimate but that `TorchTuneConfig` cannot pass to torchtune."""
+    ignored = []
     if request.seq_len:
-        extra.append(f"tokenizer.max_seq_len={request.seq_len}")
+        ignored.append("--seq-len")
     if request.gradient_checkpointing is not None:
-        extra.append(f"enable_activation_checkpointing={request.gradient_checkpointing}")
-    if request.optimizer == "adamw8bit":
-        extra.append("optimizer._component_=bitsandbytes.optim.PagedAdamW8bit")
+        ignored.append("--gradient-checkpointing")
+    if request.optimizer:
+        ignored.append("--optimizer")
     if request.loss == "ce":
-        extra.append("loss._component_=torch.nn.CrossEntropyLoss")
-    return extra
+        ignored.append("--loss ce")
+    return ignored
 
 
 def _token_patch(secret_ref: str) -> Any:
@@ -199,7 +193,7 @@ def _token_patch(secret_ref: str) -> Any:
 
 def sdk_runtime(info: RuntimeInfo) -> Any:
     """Build the SDK's `Runtime` from a parsed runtime, as `TrainerClient.get_runtime` would."""
-    from kubeflow.trainer import types
+    from kubeflow.trainer.types import types
     from kubeflow.trainer.constants import constants
 
     trainer = types.RuntimeTrainer(
@@ -235,9 +229,6 @@ def preview_trainjob(inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
 
     runtime = inputs["runtime"]
     trainer_cr = sdk_utils.get_trainer_cr_from_builtin_trainer(runtime, inputs["trainer"], inputs["initializer"])
-    overrides = spec_section.get("trainer", {})
-    if "args" in overrides:
-        trainer_cr.args = overrides["args"]
 
     initializer = inputs["initializer"]
     spec = models.TrainerV1alpha1TrainJobSpec(

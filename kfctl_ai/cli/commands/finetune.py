@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         if not require_approval(session, f"Create TrainJob {plan.request.namespace}/{plan.request.name}?", preview, dry_run):
             if session.output.machine:
                 session.output.emit(preview)
-            else:
+            elif not session.in_plan:
                 session.output.info("Dry run: nothing was created.")
             return preview
 

@@ -140,7 +140,10 @@ def register(app: typer.Typer) -> None:
             render_change(session.output.stdout, change)
             print_command_line(session.output.stdout, argv)
         if not require_approval(session, f"Delete TrainJob {cluster.namespace}/{job}?", preview, dry_run):
-            session.output.emit(preview) if session.output.machine else session.output.info("Dry run: nothing was deleted.")
+            if session.output.machine:
+                session.output.emit(preview)
+            elif not session.in_plan:
+                session.output.info("Dry run: nothing was deleted.")
             return preview
 
         cluster.delete_trainjob(job)

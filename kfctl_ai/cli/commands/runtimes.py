@@ -19,12 +19,12 @@ def _table(console: Console, data: dict[str, Any]) -> None:
         return
     table = Table(box=None, pad_edge=False)
     ranked = data.get("model") is not None
-    for column in ("NAME", "FRAMEWORK", "NODES", "GPUS/NODE", "MODEL", "IMAGE") + (("FIT",) if ranked else ()):
+    columns = ("NAME", "FRAMEWORK", "NODES", "GPUS/NODE", "MODEL") + (("FIT",) if ranked else ("IMAGE",))
+    for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        cells = [row["name"], row["framework"], str(row["num_nodes"]), str(row["gpus_per_node"]), row.get("model") or "-", row.get("image") or "-"]
-        if ranked:
-            cells.append(row["reason"])
+        cells = [row["name"], row["framework"], str(row["num_nodes"]), str(row["gpus_per_node"]), row.get("model") or "-"]
+        cells.append(row["reason"] if ranked else row.get("image") or "-")
         table.add_row(*cells)
     console.print(table)
     if data.get("source") == "upstream":

@@ -147,7 +147,7 @@ def validate_steps(raw_steps: list[dict[str, Any]], root: Any) -> tuple[list[Pla
     problems: list[str] = []
     steps: list[PlanStep] = []
     notes: list[str] = []
-    paths = [info.path for info in walk(root)]
+    paths = [info.path for info in walk(root) if info.risk in {"read", "write", "delete"}]
 
     for index, raw in enumerate(raw_steps):
         prefix = f"step {index + 1}"
@@ -160,9 +160,9 @@ def validate_steps(raw_steps: list[dict[str, Any]], root: Any) -> tuple[list[Pla
             problems.append(f"{prefix}: 'args' must be an object, got {type(args).__name__}")
             continue
         info = find(root, command)
-        if info is None or command == "ask":
+        if info is None or info.risk not in {"read", "write", "delete"}:
             close = difflib.get_close_matches(command, paths, n=2, cutoff=0.5)
-            hint = f"; did you mean {', '.join(close)}?" if close else f"; kfai commands: {', '.join(p for p in paths if p != 'ask')}"
+            hint = f"; did you mean {', '.join(close)}?" if close else f"; kfai commands: {', '.join(paths)}"
             problems.append(f"{prefix}: unknown command '{command}'{hint}")
             continue
         try:

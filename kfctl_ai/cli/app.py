@@ -6,6 +6,7 @@ The tree built here is the single definition of every operation: typed command l
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Optional
 
 import typer
@@ -71,11 +72,14 @@ def create_app() -> typer.Typer:
     app.callback(epilog=GLOBAL_HELP)(root)
 
     from kfctl_ai.cli.commands import register_builtin_commands
+    from kfctl_ai.cli.plugins import register_installed_plugins
 
     register_builtin_commands(app)
+    register_installed_plugins(app)
     return app
 
 
+@cache
 def build_command() -> typer.main.TyperGroup:  # type: ignore[name-defined]
-    """The click command tree behind the app, for parsing and listing."""
+    """The click command tree behind the app, built once per process."""
     return typer.main.get_command(create_app())

@@ -1,7 +1,9 @@
 """The risk of every command, declared in code next to its definition.
 
 The risk decides whether a command previews and asks for approval (`write`, `delete`)
-and which personas may run it. `ask` has no risk of its own: its plan's steps do.
+and which personas may run it. `ask` has no risk of its own (`plan`): its steps do.
+`local` commands only touch kfai's own files (its config), never the cluster, and are
+left out of plans and agent tools.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ RISKS: dict[str, str] = {}
 
 def command(group: typer.Typer, path: str, risk: str, **options: Any) -> Callable[[F], F]:
     """Register `fn` as the command `path` (for example "jobs delete") with its risk."""
-    if risk not in {"read", "write", "delete", "plan"}:
+    if risk not in {"read", "write", "delete", "plan", "local"}:
         raise ValueError(f"invalid risk {risk!r} for command {path!r}")
 
     def decorate(fn: F) -> F:

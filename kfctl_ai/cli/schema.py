@@ -12,6 +12,8 @@ from kfctl_ai.cli.tree import STEP_GLOBAL_OPTIONS, CommandInfo, option_name, wal
 
 # Options that only steer how a typed command runs; a plan leaves them out.
 NOT_PLANNABLE = {"dry_run", "force", "wait_timeout", "tail"}
+# `ask` itself (`plan`) and commands on kfai's own files (`local`) are never plan steps.
+PLANNABLE_RISKS = {"read", "write", "delete"}
 
 
 def annotation_of(param: Any) -> Any:
@@ -98,7 +100,7 @@ def tools(root: Any, paths: set[str] | None = None, compact: bool = False) -> li
     return [
         tool_schema(info, compact)
         for info in walk(root)
-        if info.path != "ask" and (paths is None or info.path in paths)
+        if info.risk in PLANNABLE_RISKS and (paths is None or info.path in paths)
     ]
 
 

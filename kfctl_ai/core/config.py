@@ -114,3 +114,49 @@ def load_settings(**flags: Any) -> Settings:
     merged.update(read_environment())
     merged.update({key: value for key, value in flags.items() if value is not None})
     return Settings(**merged)
+
+
+def check_key(key: str) -> None:
+    if key not in SETTING_KEYS:
+        import difflib
+
+        close = difflib.get_close_matches(key, SETTING_KEYS, n=1)
+        raise UsageError(
+            f"unknown setting '{key}'" + (f"; did you mean '{close[0]}'?" if close else ""),
+            hint=f"known settings: {', '.join(SETTING_KEYS)}",
+        )
+
+
+def effective_settings(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Each setting's value and where it came from: flag, env, file or default."""
+    file_values = read_config_file()
+    env_values = read_environment()
+    defaults = Settings()
+    result: dict[str, dict[str, Any]] = {}
+    for key in SETTING_KEYS:
+        value = getattr(settings, key)
+        if key in env_values:
+            below, source = env_values[key], f"env KFAI_{key.upper()}"
+        elif key in file_values:
+            below, source = file_values[key], "file"
+        else:
+            below, source = getattr(defaults, key), "default"
+        result[key] = {"value": value, "source": source if value == below else "flag"}
+    return result
+
+
+def write_setting(key: str, value: str | None, path: Path | None = None) -> Path:
+    """Set (or, with None, remove) one key in the config file, validating the result."""
+    import yaml
+
+    check_key(key)
+    path = path or config_path()
+    data = read_config_file(path)
+    if value is None:
+        data.pop(key, None)
+    else:
+        data[key] = _parse_bool(key, value) if key in _BOOLEAN_KEYS else value
+    Settings(**data)  # reject an invalid output format or persona before writing
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=True))
+    return path

@@ -1,12 +1,18 @@
-"""Built-in command groups. Each module's `register(app)` adds its commands to the root app."""
+"""Built-in command groups. Each module's `register(app)` adds its commands to the root app,
+through the same loader that installed plugins use."""
 
 from __future__ import annotations
 
+import importlib
+
 import typer
+
+BUILTIN_MODULES = ("runtimes", "preflight", "finetune", "logs", "jobs", "ask", "history", "config", "listing")
 
 
 def register_builtin_commands(app: typer.Typer) -> None:
-    from kfctl_ai.cli.commands import ask, finetune, jobs, logs, preflight, runtimes
+    from kfctl_ai.cli.plugins import register_one
 
-    for module in (runtimes, preflight, finetune, logs, jobs, ask):
-        module.register(app)
+    for name in BUILTIN_MODULES:
+        module_name = f"kfctl_ai.cli.commands.{name}"
+        register_one(app, name, "builtin", lambda module_name=module_name: importlib.import_module(module_name).register)

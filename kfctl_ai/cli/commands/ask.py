@@ -43,7 +43,7 @@ def make_plan(session: Any, sentence: str, compact: bool | None) -> Any:
 
         raise UsageError(offline.message or f"kfai could not plan '{sentence}'", hint="set KFAI_LLM_MODEL to plan with an LLM, or run a kfai command directly (kfai --help)", understood=offline.understood)
     steps, notes = validate_steps(offline.steps, root)
-    return Plan(sentence=sentence, planner="offline", steps=steps, notes=notes)
+    return Plan(sentence=sentence, planner="offline", steps=steps, notes=list(offline.warnings) + notes)
 
 
 def _run_step(session: Any, argv: list[str]) -> Any:
@@ -92,6 +92,8 @@ def register(app: typer.Typer) -> None:
         session = ctx.obj
         output = session.output
         plan = make_plan(session, sentence, compact)
+        if plan.usage:
+            output.info(_usage_line(plan.usage))
 
         if plan_only:
             output.emit(plan.to_dict(), lambda console, data: render_plan(console, plan))
@@ -113,22 +115,12 @@ def register(app: typer.Typer) -> None:
             output.emit(document, lambda console, data: console.print("Dry run: nothing was changed."))
             _point_at_cluster(session)
             return document
+        approval = "not needed (read-only plan)"
         if needs_approval:
+            approval = "--yes" if session.settings.yes else "approved at the prompt"
             require_approval(session, f"Run these {len(plan.steps)} step(s)?", document)
 
-        results: list[dict[str, Any]] = []
-        session.approved = True
-        session.max_output = max_output
-        output.collected = [] if output.machine else None
-        for step in plan.steps:
-            from kfctl_ai.ask.plan import resolve_references
-
-            argv = resolve_references(step.argv, results)
-            if not output.machine:
-                output.info(f"running: {command_line(argv)}")
-            result = _run_step(session, argv)
-            results.append(result if isinstance(result, dict) else {})
-        output.collected = None
+        results = _execute(session, plan, max_output, approval)
 
         document["plan"] = plan.to_dict()
         document["results"] = results
@@ -136,6 +128,43 @@ def register(app: typer.Typer) -> None:
         if output.machine:
             output.emit(document)
         return document
+
+
+def _execute(session: Any, plan: Any, max_output: int, approval: str) -> list[dict[str, Any]]:
+    """Run the approved steps in order; record the plan in the history, failed or not."""
+    from kfctl_ai.ask.plan import resolve_references
+    from kfctl_ai.core import history
+
+    output = session.output
+    results: list[dict[str, Any]] = []
+    session.approved = True
+    session.max_output = max_output
+    output.collected = [] if output.machine else None
+    try:
+        for step in plan.steps:
+            argv = resolve_references(step.argv, results)
+            if not output.machine:
+                output.info(f"running: {command_line(argv)}")
+            result = _run_step(session, argv)
+            if isinstance(result, int) and not isinstance(result, bool) and result != 0:
+                # A step that ends with an exit code (preflight: does not fit) ends the plan with it.
+                raise typer.Exit(result)
+            results.append(result if isinstance(result, dict) else {})
+    except BaseException as exc:
+        message = getattr(exc, "message", None) or type(exc).__name__
+        history.record(plan.to_dict(), approval, results, error=f"step {len(results) + 1}: {message}")
+        raise
+    finally:
+        output.collected = None
+    history.record(plan.to_dict(), approval, results)
+    return results
+
+
+def _usage_line(usage: dict[str, Any]) -> str:
+    line = f"LLM usage: {usage['prompt_tokens']} prompt + {usage['completion_tokens']} completion tokens"
+    if "cost_usd" in usage:
+        line += f", ${usage['cost_usd']:.4f}"
+    return line
 
 
 def _point_at_cluster(session: Any) -> None:

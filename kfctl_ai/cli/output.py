@@ -60,10 +60,11 @@ class Output:
             self.stdout.print(to_yaml(data), markup=False, highlight=False)
         sys.stdout.flush()
 
-    def line(self, text: str) -> None:
-        """Print a raw line of data to stdout (log lines), never reformatted."""
-        sys.stdout.write(text + "\n")
-        sys.stdout.flush()
+    def lines(self, batch: list[str]) -> None:
+        """Print raw lines of data (log lines) to stdout in one write, never reformatted."""
+        if batch:
+            sys.stdout.write("\n".join(batch) + "\n")
+            sys.stdout.flush()
 
     def info(self, message: str) -> None:
         self.stderr.print(message, highlight=False, markup=False)

@@ -24,7 +24,10 @@ TRAINER_SYSTEM_NAMESPACE = "kubeflow-system"
 
 # (connect, read) seconds for every request kfai makes itself; a log stream sets its own.
 REQUEST_TIMEOUT = (5, 60)
-PAGE_SIZE = 500
+# Page sizes for `limit`/`continue`: 2,000 TrainJobs and their node pods fit in one page
+# each, and a page is processed before the next is read, so memory stays per page.
+TRAINJOB_PAGE_SIZE = 2000
+POD_PAGE_SIZE = 5000
 
 T = TypeVar("T")
 
@@ -183,7 +186,7 @@ class Cluster:
         """Yield the namespace's TrainJobs page by page (`limit`/`continue`)."""
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"limit": PAGE_SIZE, "_request_timeout": REQUEST_TIMEOUT}
+            kwargs: dict[str, Any] = {"limit": TRAINJOB_PAGE_SIZE, "_request_timeout": REQUEST_TIMEOUT}
             if token:
                 kwargs["_continue"] = token
             if label_selector:
@@ -228,7 +231,7 @@ class Cluster:
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {
-                "limit": PAGE_SIZE,
+                "limit": POD_PAGE_SIZE,
                 "_preload_content": False,
                 "_request_timeout": REQUEST_TIMEOUT,
             }

@@ -4,8 +4,8 @@ Status follows the Kubeflow SDK's rule so that kfai and the SDK agree: `Complete
 `Failed` from a condition of that type with status "True"; `Running` when there are no
 conditions and every node pod is Running or Succeeded; `Created` otherwise.
 
-Listing makes one paginated TrainJob list and one pod list for the whole namespace,
-where the SDK's `list_jobs()` makes a runtime lookup and a pod list per job.
+Listing makes one paginated TrainJob list and one paginated list of the namespace's node
+pods, where the SDK's `list_jobs()` makes a runtime lookup and a pod list per job.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
 STEP_LABEL = "jobset.sigs.k8s.io/replicatedjob-name"
 INDEX_LABEL = "batch.kubernetes.io/job-completion-index"
 STATUSES = ("Created", "Running", "Complete", "Failed")
+# The status of a job depends only on its node pods; `jobs show` reads every step.
+NODE_PODS_SELECTOR = f"{STEP_LABEL} in (node,launcher)"
 
 
 @dataclass
@@ -129,17 +131,28 @@ def list_jobs(cluster: Any, status: str | None = None) -> list[JobSummary]:
     if status is not None and status not in STATUSES:
         raise UsageError(f"invalid status '{status}'", hint=f"use one of: {', '.join(STATUSES)}")
 
-    jobs = list(cluster.list_trainjobs())
+    # Pods first, reduced to what a step needs; then each page of TrainJobs is summarized
+    # as it arrives, so no full TrainJob object outlives its page.
     pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if jobs:
-        for pod in cluster.list_pods(label_selector=JOBSET_NAME_LABEL):
-            owner = ((pod.get("metadata") or {}).get("labels") or {}).get(JOBSET_NAME_LABEL)
-            pods_by_job[owner].append(pod)
+    for pod in cluster.list_pods(label_selector=NODE_PODS_SELECTOR):
+        owner = ((pod.get("metadata") or {}).get("labels") or {}).get(JOBSET_NAME_LABEL)
+        if owner:
+            pods_by_job[owner].append(_slim_pod(pod))
 
-    summaries = [summarize(job, pods_by_job.get(job["metadata"]["name"], [])) for job in jobs]
+    summaries = [summarize(job, pods_by_job.get(job["metadata"]["name"], [])) for job in cluster.list_trainjobs()]
     if status:
         summaries = [s for s in summaries if s.status == status]
     return sorted(summaries, key=lambda s: s.created, reverse=True)
+
+
+def _slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """Keep only what a step needs, so a page of pods can be dropped once read."""
+    metadata = pod.get("metadata") or {}
+    return {
+        "metadata": {"name": metadata.get("name"), "labels": metadata.get("labels"), "creationTimestamp": metadata.get("creationTimestamp")},
+        "spec": {"containers": [{"resources": c.get("resources")} for c in (pod.get("spec") or {}).get("containers") or []]},
+        "status": {"phase": (pod.get("status") or {}).get("phase")},
+    }
 
 
 def job_pods(cluster: Any, name: str) -> list[dict[str, Any]]:

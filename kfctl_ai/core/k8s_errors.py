@@ -92,6 +92,10 @@ def translate(
                 f"{action} {target} failed: the cluster did not accept your credentials",
                 hint="refresh your kubeconfig credentials (for example log in again) and retry",
             )
+        if status == 403 and "admission webhook" in reason:
+            # Trainer's validating webhook answers 403 through controller-runtime: the
+            # object is invalid (for example an unknown runtime), not the user forbidden.
+            return UsageError(f"{action} {target} was rejected by the cluster: {reason}")
         if status == 403:
             return ForbiddenError(
                 f"{action} {target}{where} is forbidden: {reason}",

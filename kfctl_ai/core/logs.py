@@ -94,15 +94,15 @@ def read_logs(cluster: Any, job: str, step: str = "node-0", tail: int | None = N
     return text.splitlines()
 
 
-def follow_logs(
+def follow_log_batches(
     cluster: Any,
     job: str,
     step: str = "node-0",
     wait_timeout: float = 600.0,
     on_wait: Callable[[str], None] | None = None,
     on_reconnect: Callable[[int], None] | None = None,
-) -> Iterator[str]:
-    """Yield the step's log lines as they are written, until its container ends."""
+) -> Iterator[list[str]]:
+    """Yield the step's log lines as they arrive, one batch per network read, until its container ends."""
     get_job(cluster, job)
     pod = wait_for_pod(cluster, job, step, wait_timeout, on_wait=on_wait)
     name = pod["metadata"]["name"]
@@ -113,16 +113,17 @@ def follow_logs(
     while True:
         seen = 0
         try:
-            for line in _stream(cluster, name, container):
-                seen += 1
-                if seen > delivered:
-                    delivered = seen
-                    yield line
-            # A clean end of stream: the container has stopped, unless the connection
-            # was cut without an error, which the pod phase tells apart.
+            for batch in _stream(cluster, name, container):
+                fresh = batch[max(0, delivered - seen):]
+                seen += len(batch)
+                if fresh:
+                    delivered += len(fresh)
+                    yield fresh
         except Exception as exc:
             if not _is_stream_drop(exc):
                 raise
+        # The stream also ends cleanly when a connection is cut without an error;
+        # the pod phase tells that apart from a container that has stopped.
         phase = ((cluster.read_pod(name).get("status")) or {}).get("phase")
         if phase in TERMINAL_PHASES:
             return
@@ -137,8 +138,14 @@ def follow_logs(
         time.sleep(min(0.2 * reconnects, 2.0))
 
 
-def _stream(cluster: Any, pod: str, container: str) -> Iterator[str]:
-    """Stream raw log lines of one container with the kubernetes client."""
+def follow_logs(cluster: Any, job: str, step: str = "node-0", **options: Any) -> Iterator[str]:
+    """Yield the step's log lines one by one; see `follow_log_batches`."""
+    for batch in follow_log_batches(cluster, job, step, **options):
+        yield from batch
+
+
+def _stream(cluster: Any, pod: str, container: str) -> Iterator[list[str]]:
+    """Stream one container's log with the kubernetes client, a batch of whole lines per read."""
     response = cluster.call(
         lambda: cluster.core.read_namespaced_pod_log(
             pod,
@@ -156,10 +163,10 @@ def _stream(cluster: Any, pod: str, container: str) -> Iterator[str]:
         for chunk in response.stream(amt=64 * 1024, decode_content=True):
             pending += chunk
             *lines, pending = pending.split(b"\n")
-            for line in lines:
-                yield line.decode("utf-8", errors="replace")
+            if lines:
+                yield [line.decode("utf-8", errors="replace") for line in lines]
         if pending:
-            yield pending.decode("utf-8", errors="replace")
+            yield [pending.decode("utf-8", errors="replace")]
     finally:
         response.release_conn()
 

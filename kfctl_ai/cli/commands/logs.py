@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Annotated, Any, Optional
 
 import typer
 
 from kfctl_ai.cli.registry import command
+
+# After the followed container stops, how long to wait for the TrainJob's own verdict.
+FINAL_STATUS_TIMEOUT_S = 30.0
 
 
 def register(app: typer.Typer) -> None:
@@ -23,47 +27,63 @@ def register(app: typer.Typer) -> None:
 
         Example: kfai logs llama-3-2-1b-alpaca-5c1e9 -f
         """
-        from kfctl_ai.core.errors import JobFailedError
-        from kfctl_ai.core.jobs import get_job
-        from kfctl_ai.core.logs import follow_logs, read_logs
+        from kfctl_ai.core.logs import follow_log_batches, read_logs
 
         session = ctx.obj
         session.authorize("logs")
         cluster = session.cluster()
         output = session.output
-        limit = getattr(session, "max_output", None)
+        limit = session.max_output
 
+        # Inside `ask` only the last `limit` lines are kept; a plain `logs -f` prints as it reads.
+        kept: deque[str] | list[str] = deque(maxlen=limit) if limit else []
+        total = 0
         if not follow:
             lines = read_logs(cluster, job, step, tail)
+            total = len(lines)
+            kept.extend(lines)
         else:
-            stream = follow_logs(
+            batches = follow_log_batches(
                 cluster, job, step, wait_timeout,
                 on_wait=lambda state: output.info(f"waiting: {state}"),
                 on_reconnect=lambda n: output.info(f"log stream dropped; reconnecting (attempt {n})"),
             )
-            lines = []
-            for line in stream:
+            for batch in batches:
+                total += len(batch)
                 if output.machine or limit:
-                    lines.append(line)
+                    kept.extend(batch)
                 else:
-                    output.line(line)
+                    output.lines(batch)
 
-        data = {"job": job, "step": step, "lines": lines}
-        if limit and len(lines) > limit:
-            data["truncated"] = len(lines) - limit
-            data["lines"] = lines[-limit:]
-        if output.machine or not follow or limit:
-            if data.get("truncated"):
-                output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
-            output.emit(data, lambda console, d: [output.line(line) for line in d["lines"]])
-
+        data: dict[str, Any] = {"job": job, "step": step, "lines": list(kept)}
+        if total > len(kept) and (limit or not follow):
+            data["truncated"] = total - len(kept)
+            output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
         if follow:
-            summary = get_job(cluster, job)
-            data["status"] = summary.status
-            if summary.status == "Failed":
-                raise JobFailedError(
-                    f"TrainJob '{job}' failed: {summary.message or 'see the lines above'}",
-                    hint=f"see its events with `kfai jobs show {job}`",
-                    job=job,
-                )
+            data["status"] = _final_status(cluster, job)
+        if output.machine or not follow or limit:
+            output.emit(data, lambda console, d: output.lines(d["lines"]))
+        if follow and data["status"] == "Failed":
+            from kfctl_ai.core.errors import JobFailedError
+
+            raise JobFailedError(
+                f"TrainJob '{job}' failed",
+                hint=f"see its events with `kfai jobs show {job}`",
+                job=job,
+            )
         return data
+
+
+def _final_status(cluster: Any, job: str) -> str:
+    """The job's status once the followed step has ended, waiting briefly for the controller."""
+    from kfctl_ai.core.errors import JobFailedError, TimedOutError
+    from kfctl_ai.core.jobs import wait_for_job
+
+    try:
+        return wait_for_job(cluster, job, FINAL_STATUS_TIMEOUT_S, poll_interval=0.5).status
+    except JobFailedError:
+        return "Failed"
+    except TimedOutError:
+        from kfctl_ai.core.jobs import get_job
+
+        return get_job(cluster, job).status

@@ -146,3 +146,22 @@ def test_history_records_plan_without_secrets(env, llm, capsys):
     assert entries[-1]["approval"] == "--yes"
     assert entries[-1]["results"][0]["job"] == "hist-run"
     assert "sk-test-safety" not in json.dumps(read_history())
+
+
+def test_edit_step_revalidates(env):
+    from kfctl_ai.ask.offline import plan_sentence
+    from kfctl_ai.ask.plan import PlanError, Plan, edit_step, validate_steps
+    from kfctl_ai.cli.app import build_command
+
+    root = build_command()
+    steps, notes = validate_steps(plan_sentence("train llama 3.2 1b on alpaca, 3 epochs").steps, root)
+    plan = Plan("s", "offline", steps, notes)
+
+    edited = edit_step(plan, 0, ["--epochs", "5", "--batch-size", "8"], root)
+
+    assert edited.steps[0].args["epochs"] == 5
+    assert edited.steps[0].args["batch_size"] == 8
+    assert "--epochs" in edited.steps[0].argv and "5" in edited.steps[0].argv
+    with pytest.raises(Exception) as invalid:
+        edit_step(plan, 0, ["--epoch", "5"], root)
+    assert "--epoch" in str(invalid.value)

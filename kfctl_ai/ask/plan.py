@@ -208,3 +208,26 @@ def resolve_references(argv: list[str], results: list[dict[str, Any]]) -> list[s
             token = str(value)
         resolved.append(token)
     return resolved
+
+
+def edit_step(plan: Plan, index: int, tokens: list[str], root: Any) -> Plan:
+    """Change one step's options (`--epochs 5`), then validate the whole plan again.
+
+    The new options are parsed by the step's own command, so an edit can only produce
+    what a typed command line could.
+    """
+    from kfctl_ai.cli.tree import parse
+
+    if not 0 <= index < len(plan.steps):
+        raise UsageError(f"invalid step number {index + 1}: the plan has {len(plan.steps)} step(s)")
+    step = plan.steps[index]
+    before = parse(root, step.argv[1:]).params
+    after_parsed = parse(root, step.argv[1:] + tokens)
+    changed = {key: value for key, value in after_parsed.params.items() if before.get(key) != value}
+    args = {**step.args, **changed}
+    if "namespace" in after_parsed.global_params:
+        args["namespace"] = after_parsed.global_params["namespace"]
+
+    raw = [{"command": s.command, "args": (args if i == index else s.args)} for i, s in enumerate(plan.steps)]
+    steps, notes = validate_steps(raw, root)
+    return Plan(plan.sentence, plan.planner, steps, notes=list(dict.fromkeys(plan.notes + notes)), usage=plan.usage)

@@ -66,7 +66,7 @@ def _pod_requests(pod: dict[str, Any], resource: str) -> float:
 
 def gpu_nodes(cluster: Any) -> list[GpuNode]:
     """GPU nodes with allocatable GPUs minus what non-terminated pods on them request."""
-    from kfctl_ai.core.gpus import memory_for_product
+    from kfctl_ai.core.gpus import memory_for_product, usable_memory_gib
 
     nodes = cluster.list_nodes()
     pods = cluster.list_pods_all_namespaces(field_selector="status.phase!=Succeeded,status.phase!=Failed")
@@ -86,7 +86,7 @@ def gpu_nodes(cluster: Any) -> list[GpuNode]:
         product = labels.get(PRODUCT_LABEL)
         memory = None
         if labels.get(MEMORY_LABEL):
-            memory = float(labels[MEMORY_LABEL]) / 1024
+            memory = usable_memory_gib(int(labels[MEMORY_LABEL]))
         elif product:
             memory = memory_for_product(product)
         name = node["metadata"]["name"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from typing import Annotated, Any, Optional
 
 import typer
@@ -118,7 +120,7 @@ def register(app: typer.Typer) -> None:
         approval = "not needed (read-only plan)"
         if needs_approval:
             approval = "--yes" if session.settings.yes else "approved at the prompt"
-            require_approval(session, f"Run these {len(plan.steps)} step(s)?", document)
+            plan, document = approve_plan(session, plan, document)
 
         results = _execute(session, plan, max_output, approval)
 
@@ -128,6 +130,44 @@ def register(app: typer.Typer) -> None:
         if output.machine:
             output.emit(document)
         return document
+
+
+def approve_plan(session: Any, plan: Any, document: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Ask yes, no or edit; an edit re-validates and re-previews the plan before asking again."""
+    if session.settings.yes or not session.interactive:
+        require_approval(session, "", document)  # --yes passes; no terminal raises exit 7
+        return plan, document
+
+    import questionary
+    from prompt_toolkit.output import create_output
+
+    from kfctl_ai.ask.plan import edit_step
+    from kfctl_ai.cli.app import build_command
+    from kfctl_ai.core.errors import NeedsConfirmationError, UsageError
+
+    terminal = create_output(stdout=sys.stderr)
+    while True:
+        choice = questionary.select(
+            f"Run these {len(plan.steps)} step(s)?", choices=["yes", "no", "edit a step"], output=terminal
+        ).ask()
+        if choice == "yes":
+            return plan, document
+        if choice != "edit a step":
+            raise NeedsConfirmationError("declined: nothing was changed", status="declined")
+
+        labels = [f"{n}. {command_line(step.argv)}" for n, step in enumerate(plan.steps, start=1)]
+        picked = questionary.select("Which step?", choices=labels, output=terminal).ask()
+        if picked is None:
+            continue
+        text = questionary.text("Options to change (for example --epochs 5 --batch-size 8):", output=terminal).ask() or ""
+        try:
+            plan = edit_step(plan, labels.index(picked), shlex.split(text), build_command())
+        except (UsageError, typer.TyperException, ValueError) as exc:
+            session.output.error(getattr(exc, "message", None) or str(exc))
+            continue
+        render_plan(session.output.stdout, plan)
+        previews = preview_steps(session, plan)
+        document = {"plan": plan.to_dict(), "previews": previews}
 
 
 def _execute(session: Any, plan: Any, max_output: int, approval: str) -> list[dict[str, Any]]:

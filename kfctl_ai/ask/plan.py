@@ -98,6 +98,9 @@ def build_argv(info: Any, args: dict[str, Any]) -> list[str]:
         elif getattr(param, "is_flag", False):
             if _truthy(value):
                 options.append(option_name(param))
+        elif getattr(param, "multiple", False) and isinstance(value, (list, tuple)):
+            for item in value:
+                options += [option_name(param), str(item)]
         elif value is not None:
             options += [option_name(param), str(value).lower() if isinstance(value, bool) else str(value)]
     return ["kfai", *info.path.split(), *positional, *options]

@@ -23,7 +23,13 @@ def annotation_of(param: Any) -> Any:
 
 
 def _json_type(param: Any) -> dict[str, Any]:
-    annotation = annotation_of(param)
+    if getattr(param, "multiple", False):
+        return {"type": "array", "items": _scalar_type(param, get_args(annotation_of(param)) or (str,))}
+    return _scalar_type(param, (annotation_of(param),))
+
+
+def _scalar_type(param: Any, annotations: tuple[Any, ...]) -> dict[str, Any]:
+    annotation = annotations[0]
     if get_origin(annotation) is Literal:
         return {"type": "string", "enum": [str(choice) for choice in get_args(annotation)]}
     if annotation is bool or getattr(param, "is_flag", False):

@@ -12,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from kfctl_ai import __version__
+from kfctl_ai.cli import completion
 
 GLOBAL_HELP = "Global options go before or after the subcommand: -n, -o, --context, --kubeconfig, -y, --no-input, --persona."
 
@@ -25,12 +26,12 @@ def _print_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     kubeconfig: Annotated[Optional[str], typer.Option("--kubeconfig", help="Path of the kubeconfig file (default: $KUBECONFIG or ~/.kube/config).")] = None,
-    context: Annotated[Optional[str], typer.Option("--context", help="Kubeconfig context to use (default: its current context).")] = None,
+    context: Annotated[Optional[str], typer.Option("--context", autocompletion=completion.complete_contexts, help="Kubeconfig context to use (default: its current context).")] = None,
     namespace: Annotated[Optional[str], typer.Option("-n", "--namespace", help="Namespace to act in (default: the context's namespace, else 'default').")] = None,
-    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Output format: table, json or yaml (default: table).")] = None,
+    output: Annotated[Optional[str], typer.Option("-o", "--output", autocompletion=completion.complete_output_formats, help="Output format: table, json or yaml (default: table).")] = None,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Approve every change without asking.")] = False,
     no_input: Annotated[bool, typer.Option("--no-input", help="Never prompt; anything that needs approval exits with code 7.")] = False,
-    persona: Annotated[Optional[str], typer.Option("--persona", help="readonly, data-scientist, ml-engineer or platform-admin (default: data-scientist).")] = None,
+    persona: Annotated[Optional[str], typer.Option("--persona", autocompletion=completion.complete_personas, help="readonly, data-scientist, ml-engineer or platform-admin (default: data-scientist).")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for unexpected errors.")] = False,
     version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False,
 ) -> None:
@@ -70,6 +71,7 @@ def create_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
     )
     app.callback(epilog=GLOBAL_HELP)(root)
+    completion.enable_shell_completion()
 
     from kfctl_ai.cli.commands import register_builtin_commands
     from kfctl_ai.cli.plugins import register_installed_plugins

@@ -10,6 +10,8 @@ from typing import Annotated, Literal, Optional
 
 import typer
 
+from kfctl_ai.cli.completion import complete_runtime_names
+
 TRAINING = "Training setup"
 HARDWARE = "GPUs and cluster"
 
@@ -27,5 +29,5 @@ Nodes = Annotated[Optional[int], typer.Option("--nodes", min=1, help="Number of 
 GpuMemory = Annotated[Optional[float], typer.Option("--gpu-memory", min=1, help="GPU memory in GiB, for an estimate without a cluster.", rich_help_panel=HARDWARE)]
 GpuType = Annotated[Optional[str], typer.Option("--gpu-type", help="GPU type such as a100-80gb, h100, l4 (memory from kfai's table).", rich_help_panel=HARDWARE)]
 ModelConfig = Annotated[Optional[str], typer.Option("--model-config", help="A Hugging Face config.json for a model outside the catalog.", rich_help_panel=TRAINING)]
-Runtime = Annotated[Optional[str], typer.Option("--runtime", help="TrainingRuntime or ClusterTrainingRuntime to use (default: the best match for the model).", rich_help_panel=HARDWARE)]
+Runtime = Annotated[Optional[str], typer.Option("--runtime", autocompletion=complete_runtime_names, help="TrainingRuntime or ClusterTrainingRuntime to use (default: the best match for the model).", rich_help_panel=HARDWARE)]
 HfTokenSecret = Annotated[Optional[str], typer.Option("--hf-token-secret", help="Kubernetes Secret NAME[:KEY] holding a Hugging Face token for gated models (key default: token).", rich_help_panel=HARDWARE)]

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from kfctl_ai.cli import options as opt
 from kfctl_ai.cli.preview import Change, print_command_line, render_change, require_approval
+from kfctl_ai.cli.completion import complete_dataset_names, complete_model_names
 from kfctl_ai.cli.registry import command
 from kfctl_ai.cli.render import preflight_table
 
@@ -25,8 +26,8 @@ def register(app: typer.Typer) -> None:
     @command(app, "fine-tune", "write")
     def fine_tune(
         ctx: typer.Context,
-        model: Annotated[str, typer.Argument(help="Model as you would say it ('llama 3.2 1b') or a Hugging Face id.")],
-        dataset: Annotated[str, typer.Option("--dataset", help="Dataset name (alpaca, dolly, gsm8k) or hf://org/name.")],
+        model: Annotated[str, typer.Argument(autocompletion=complete_model_names, help="Model as you would say it ('llama 3.2 1b') or a Hugging Face id.")],
+        dataset: Annotated[str, typer.Option("--dataset", autocompletion=complete_dataset_names, help="Dataset name (alpaca, dolly, gsm8k) or hf://org/name.")],
         epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (default: the runtime's recipe, 1 upstream).")] = None,
         name: Annotated[Optional[str], typer.Option("--name", help="TrainJob name (default: model-dataset-xxxxx).")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview only: create nothing.")] = False,

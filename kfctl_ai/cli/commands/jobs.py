@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kfctl_ai.cli.preview import Change, print_command_line, render_change, require_approval
+from kfctl_ai.cli.completion import complete_job_names
 from kfctl_ai.cli.registry import RISKS, command
 
 _STATUS_STYLE = {"Complete": "green", "Failed": "red", "Running": "cyan", "Created": "yellow"}
@@ -76,7 +77,7 @@ def register(app: typer.Typer) -> None:
         return data
 
     @command(group, "jobs show", "read")
-    def show(ctx: typer.Context, job: Annotated[str, typer.Argument(help="TrainJob name.")]) -> Any:
+    def show(ctx: typer.Context, job: Annotated[str, typer.Argument(help="TrainJob name.", autocompletion=complete_job_names)]) -> Any:
         """Show one TrainJob with its steps and events.
 
         Example: kfai jobs show llama-3-2-1b-alpaca-5c1e9
@@ -94,7 +95,7 @@ def register(app: typer.Typer) -> None:
     @command(group, "jobs wait", "read")
     def wait(
         ctx: typer.Context,
-        job: Annotated[str, typer.Argument(help="TrainJob name.")],
+        job: Annotated[str, typer.Argument(help="TrainJob name.", autocompletion=complete_job_names)],
         timeout: Annotated[float, typer.Option("--timeout", min=0, help="Seconds to wait before giving up (exit 124).")] = 3600.0,
     ) -> Any:
         """Block until a TrainJob is Complete (exit 0) or Failed (exit 8).
@@ -116,7 +117,7 @@ def register(app: typer.Typer) -> None:
     @command(group, "jobs delete", "delete")
     def delete(
         ctx: typer.Context,
-        job: Annotated[str, typer.Argument(help="TrainJob name.")],
+        job: Annotated[str, typer.Argument(help="TrainJob name.", autocompletion=complete_job_names)],
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview only: delete nothing.")] = False,
     ) -> Any:
         """Delete a TrainJob and its pods, after a preview and your approval.
@@ -151,4 +152,4 @@ def register(app: typer.Typer) -> None:
         session.output.emit(data, lambda console, d: console.print(f"Deleted TrainJob {d['namespace']}/{d['job']}."))
         return data
 
-    app.add_typer(group, name="jobs", help="List, show, wait for and delete TrainJobs.")
+    app.add_typer(group, name="jobs")

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from kfctl_ai.cli.completion import complete_job_names
 from kfctl_ai.cli.registry import command
 
 # After the followed container stops, how long to wait for the TrainJob's own verdict.
@@ -17,7 +18,7 @@ def register(app: typer.Typer) -> None:
     @command(app, "logs", "read")
     def logs(
         ctx: typer.Context,
-        job: Annotated[str, typer.Argument(help="TrainJob name.")],
+        job: Annotated[str, typer.Argument(help="TrainJob name.", autocompletion=complete_job_names)],
         step: Annotated[str, typer.Option("--step", help="Step: node-0, node-1, dataset-initializer, model-initializer.")] = "node-0",
         follow: Annotated[bool, typer.Option("-f", "--follow", help="Stream until the step ends; waits for a Pending pod. Exits 8 if the job failed.")] = False,
         tail: Annotated[Optional[int], typer.Option("--tail", min=1, help="Only the last N lines (without -f).")] = None,

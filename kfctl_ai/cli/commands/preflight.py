@@ -7,6 +7,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from kfctl_ai.cli import options as opt
+from kfctl_ai.cli.completion import complete_model_names
 from kfctl_ai.cli.registry import command
 from kfctl_ai.cli.render import preflight_table
 from kfctl_ai.core.errors import ExitCode
@@ -23,7 +24,7 @@ def register(app: typer.Typer) -> None:
     @command(app, "preflight", "read")
     def preflight(
         ctx: typer.Context,
-        model: Annotated[str, typer.Argument(help="Model as you would say it ('llama 3.2 3b') or a Hugging Face id.")],
+        model: Annotated[str, typer.Argument(autocompletion=complete_model_names, help="Model as you would say it ('llama 3.2 3b') or a Hugging Face id.")],
         method: opt.Method = None,
         lora_rank: opt.LoraRank = None,
         lora_targets: opt.LoraTargets = None,

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kfctl_ai.cli.completion import complete_model_names, complete_runtime_names
 from kfctl_ai.cli.registry import RISKS, command
 from kfctl_ai.core.errors import NotFoundError
 
@@ -56,7 +57,7 @@ def register(app: typer.Typer) -> None:
     @group.callback()
     def runtimes(
         ctx: typer.Context,
-        model: Annotated[Optional[str], typer.Option("--model", help="Rank the runtimes that can train this model (e.g. 'llama 3.2 1b').")] = None,
+        model: Annotated[Optional[str], typer.Option("--model", autocompletion=complete_model_names, help="Rank the runtimes that can train this model (e.g. 'llama 3.2 1b').")] = None,
         framework: Annotated[Optional[str], typer.Option("--framework", help="Only runtimes of this framework (torchtune, torch, deepspeed, mlx, jax, xgboost).")] = None,
     ) -> Any:
         """List ClusterTrainingRuntimes and TrainingRuntimes; with --model, rank those that fit.
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
     @command(group, "runtimes show", "read")
     def show(
         ctx: typer.Context,
-        name: Annotated[str, typer.Argument(help="Runtime name, e.g. torchtune-llama3.2-1b.")],
+        name: Annotated[str, typer.Argument(help="Runtime name, e.g. torchtune-llama3.2-1b.", autocompletion=complete_runtime_names)],
     ) -> Any:
         """Show one runtime: framework, image, nodes, GPUs per node, command and the model it serves.
 
@@ -117,4 +118,4 @@ def register(app: typer.Typer) -> None:
         session.output.emit(data, _show_table)
         return data
 
-    app.add_typer(group, name="runtimes", help="List and inspect training runtimes.")
+    app.add_typer(group, name="runtimes")

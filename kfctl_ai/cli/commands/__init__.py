@@ -7,7 +7,7 @@ import importlib
 
 import typer
 
-BUILTIN_MODULES = ("runtimes", "preflight", "finetune", "logs", "jobs", "ask", "cluster", "history", "config", "listing")
+BUILTIN_MODULES = ("runtimes", "preflight", "finetune", "train", "logs", "jobs", "ask", "cluster", "history", "config", "listing")
 
 
 def register_builtin_commands(app: typer.Typer) -> None:

@@ -59,6 +59,7 @@ def register(app: typer.Typer) -> None:
     def jobs(
         ctx: typer.Context,
         status: Annotated[Optional[Literal["Created", "Running", "Complete", "Failed"]], typer.Option("--status", help="Only jobs with this status.")] = None,
+        local: Annotated[bool, typer.Option("--local", help="List the jobs that `kfai train --local` ran on this machine.")] = False,
     ) -> Any:
         """List TrainJobs in the namespace, newest first.
 
@@ -70,6 +71,10 @@ def register(app: typer.Typer) -> None:
 
         session = ctx.obj
         session.authorize("jobs")
+        if local:
+            from kfctl_ai.cli.commands.train import emit_local_jobs
+
+            return emit_local_jobs(session, status)
         cluster = session.cluster()
         summaries = list_jobs(cluster, status)
         data = {"namespace": cluster.namespace, "status": status, "jobs": [s.to_dict() for s in summaries]}

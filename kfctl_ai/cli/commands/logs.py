@@ -23,6 +23,7 @@ def register(app: typer.Typer) -> None:
         follow: Annotated[bool, typer.Option("-f", "--follow", help="Stream until the step ends; waits for a Pending pod. Exits 8 if the job failed.")] = False,
         tail: Annotated[Optional[int], typer.Option("--tail", min=1, help="Only the last N lines (without -f).")] = None,
         wait_timeout: Annotated[float, typer.Option("--wait-timeout", min=0, help="Seconds to wait for a Pending pod with -f.")] = 600.0,
+        local: Annotated[bool, typer.Option("--local", help="Read a job that `kfai train --local` ran on this machine (--step does not apply).")] = False,
     ) -> Any:
         """Print the logs of a TrainJob step (default node-0).
 
@@ -32,6 +33,10 @@ def register(app: typer.Typer) -> None:
 
         session = ctx.obj
         session.authorize("logs")
+        if local:
+            from kfctl_ai.cli.commands.train import emit_local_logs
+
+            return emit_local_logs(session, job, follow, tail)
         cluster = session.cluster()
         output = session.output
         limit = session.max_output

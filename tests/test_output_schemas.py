@@ -137,6 +137,9 @@ SENTENCE = "train llama 3.2 on alpaca, 3 epochs"
 FINE_TUNE = ["fine-tune", "llama 3.2 1b", "--dataset", "alpaca"]
 
 
+TRAIN_SCRIPT = str(Path(__file__).resolve().parents[1] / "examples" / "train_regression.py")
+
+
 @dataclass
 class Case:
     schema: str
@@ -196,6 +199,9 @@ CASES = [
     Case("config-get.json", ["config", "get", "persona"], where="offline"),
     Case("config-set.json", ["config", "set", "namespace", "team-a"], where="offline"),
     Case("config-unset.json", ["config", "unset", "namespace"], where="offline"),
+    Case("train.preview.json", ["train", TRAIN_SCRIPT, "--gpus", "2", "--dry-run"]),
+    Case("train.created.json", ["train", TRAIN_SCRIPT, "--yes"]),
+    Case("train.local-preview.json", ["train", TRAIN_SCRIPT, "--local", "--dry-run"], where="offline"),
     Case("error.json", ["jobs", "show", "no-such-job"], code=4),
     Case("error.json", ["preflight", "lama 3.2 1b"], code=2, id="unknown model"),
     Case("error.json", [*FINE_TUNE, "--epoch", "3"], code=2, id="unknown option"),
@@ -245,7 +251,7 @@ def builtin_command_tree(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 # NOTE: the documents of `kfai train` (cluster and --local) and of `jobs --local` and
 # `logs --local` have no schema yet. Remove `train` here once docs/schemas/train.*.json exists.
-COMMANDS_WITHOUT_SCHEMA = {"train"}
+COMMANDS_WITHOUT_SCHEMA: set[str] = set()
 
 
 def has_schema(path: str, schema_names: set[str]) -> bool:

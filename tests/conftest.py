@@ -21,3 +21,21 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
         yield handle
     finally:
         handle.stop()
+
+
+@pytest.fixture
+def kfai(cluster, tmp_path):
+    """Run the installed `kfai` against the emulated cluster, in a clean environment."""
+    from tests.kfai_runner import clean_env, run_kfai
+
+    env = clean_env(tmp_path, cluster.kubeconfig)
+    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
+
+
+@pytest.fixture
+def offline(tmp_path):
+    """Run the installed `kfai` with no kubeconfig and no LLM configured."""
+    from tests.kfai_runner import clean_env, run_kfai
+
+    env = clean_env(tmp_path)
+    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)

@@ -150,7 +150,7 @@ def test_history_records_plan_without_secrets(env, llm, capsys):
 
 def test_edit_step_revalidates(env):
     from kfctl_ai.ask.offline import plan_sentence
-    from kfctl_ai.ask.plan import PlanError, Plan, edit_step, validate_steps
+    from kfctl_ai.ask.plan import Plan, edit_step, validate_steps
     from kfctl_ai.cli.app import build_command
 
     root = build_command()

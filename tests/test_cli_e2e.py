@@ -2,21 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from tests.kfai_runner import clean_env, run_kfai
-
-
-@pytest.fixture
-def kfai(cluster, tmp_path):
-    env = clean_env(tmp_path, cluster.kubeconfig)
-    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
-
-
-@pytest.fixture
-def offline(tmp_path):
-    env = clean_env(tmp_path)
-    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
 
 
 def trainjobs(cluster, namespace="default"):

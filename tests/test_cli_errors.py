@@ -4,16 +4,9 @@ from __future__ import annotations
 
 import socket
 
-import pytest
 import yaml
 
 from tests.kfai_runner import clean_env, run_kfai
-
-
-@pytest.fixture
-def kfai(cluster, tmp_path):
-    env = clean_env(tmp_path, cluster.kubeconfig)
-    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
 
 
 def assert_one_line_error(result):

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.kfai_runner import clean_env, run_kfai
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "train_regression.py"
 
@@ -52,18 +51,6 @@ FUNCTION_SCRIPT = textwrap.dedent('''\
     if __name__ == "__main__":
         raise SystemExit("the whole script must not run with --func")
     ''')
-
-
-@pytest.fixture
-def kfai(cluster, tmp_path):
-    env = clean_env(tmp_path, cluster.kubeconfig)
-    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
-
-
-@pytest.fixture
-def offline(tmp_path):
-    env = clean_env(tmp_path)
-    return lambda *args, **kwargs: run_kfai(*args, env=env, **kwargs)
 
 
 def write(path: Path, text: str) -> Path:

@@ -83,3 +83,35 @@ def require_approval(
 
 def print_command_line(console: Console, argv: list[str]) -> None:
     console.print(f"[dim]equivalent command:[/dim] {escape(command_line(argv))}", highlight=False)
+
+
+def preview_and_approve(
+    session: Any,
+    preview: dict[str, Any],
+    question: str,
+    dry_run: bool,
+    render: Any,
+    outcome: str = "created",
+) -> bool:
+    """Show a write's preview, then ask; return True to apply it.
+
+    People see `render()` on stdout; programs get `preview` as the one JSON document of a
+    dry run. Inside `ask` the plan's preview was already shown, so nothing is repeated.
+    """
+    if not session.output.machine and not session.approved:
+        render()
+    if require_approval(session, question, preview, dry_run):
+        return True
+    if session.output.machine:
+        session.output.emit(preview)
+    elif not session.in_plan:
+        session.output.info(f"Dry run: nothing was {outcome}.")
+    return False
+
+
+def print_created(console: Console, data: dict[str, Any]) -> None:
+    console.print(
+        f"Created TrainJob {data['namespace']}/{data['job']} on runtime {data['runtime']}.\n"
+        f"Follow it with: kfai logs {data['job']} -f",
+        highlight=False,
+    )

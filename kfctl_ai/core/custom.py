@@ -28,7 +28,14 @@ from kfctl_ai.core.custom_script import (
 )
 from kfctl_ai.core.errors import DoesNotFitError, KfaiError, NotFoundError, UsageError
 from kfctl_ai.core.runtimes import RuntimeInfo, parse_runtimes, upstream_runtimes
-from kfctl_ai.core.trainjob import MANAGED_BY_LABEL, MANAGED_BY_VALUE, sdk_runtime, submit, validate_name
+from kfctl_ai.core.trainjob import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    sdk_runtime,
+    submit,
+    trainjob_object,
+    validate_name,
+)
 
 DEFAULT_RUNTIMES = {
     "torch": "torch-distributed",
@@ -339,15 +346,7 @@ def preview_custom_trainjob(inputs: dict[str, Any], namespace: str) -> dict[str,
         runtimeRef=models.TrainerV1alpha1RuntimeRef(name=runtime.name, kind=runtime.kind.value),
         trainer=trainer_cr if trainer_cr != models.TrainerV1alpha1Trainer() else None,
     )
-    job = models.TrainerV1alpha1TrainJob(
-        apiVersion="trainer.kubeflow.org/v1alpha1",
-        kind="TrainJob",
-        metadata=models.IoK8sApimachineryPkgApisMetaV1ObjectMeta(
-            name=metadata.get("name"), namespace=namespace, labels=metadata.get("labels")
-        ),
-        spec=spec,
-    )
-    return job.to_dict()
+    return trainjob_object(metadata, namespace, spec)
 
 
 def _cluster_checks(cluster: Any, runtime: RuntimeInfo, params: TrainParams) -> list[Check]:

@@ -102,7 +102,6 @@ def sdk_inputs(request: FineTuneRequest) -> dict[str, Any]:
     """Build the arguments of `TrainerClient.train` for this request."""
     from kubeflow.trainer.types import types
     from kubeflow.trainer.options import Labels, Name
-    from kubeflow.trainer.backends.kubernetes import utils as sdk_utils
 
     runtime = sdk_runtime(request.runtime)
 
@@ -240,6 +239,13 @@ def preview_trainjob(inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
             model=sdk_utils.get_model_initializer(initializer.model),
         ),
     )
+    return trainjob_object(metadata, namespace, spec)
+
+
+def trainjob_object(metadata: dict[str, Any], namespace: str, spec: Any) -> dict[str, Any]:
+    """The TrainJob as the SDK posts it, from the options' metadata and a built spec."""
+    from kubeflow_trainer_api import models
+
     job = models.TrainerV1alpha1TrainJob(
         apiVersion="trainer.kubeflow.org/v1alpha1",
         kind="TrainJob",

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from kfctl_ai.cli import options as opt
-from kfctl_ai.cli.preview import Change, print_command_line, render_change, require_approval
+from kfctl_ai.cli.preview import Change, preview_and_approve, print_command_line, print_created, render_change
 from kfctl_ai.cli.completion import complete_dataset_names, complete_model_names
 from kfctl_ai.cli.registry import command
 from kfctl_ai.cli.render import preflight_table
@@ -72,17 +72,10 @@ def register(app: typer.Typer) -> None:
             "preflight": plan.preflight.to_dict(),
             "changes": [Change("create", "TrainJob", plan.request.name, plan.request.namespace, plan.trainjob).to_dict()],
         }
-        if not session.output.machine and not session.approved:
-            render_plan(session.output.stdout, plan)
-        if not require_approval(session, f"Create TrainJob {plan.request.namespace}/{plan.request.name}?", preview, dry_run):
-            if session.output.machine:
-                session.output.emit(preview)
-            elif not session.in_plan:
-                session.output.info("Dry run: nothing was created.")
+        question = f"Create TrainJob {plan.request.namespace}/{plan.request.name}?"
+        if not preview_and_approve(session, preview, question, dry_run, lambda: render_plan(session.output.stdout, plan)):
             return preview
 
         result = execute_fine_tune(plan, cluster or session.cluster())
-        session.output.emit(result, lambda console, data: console.print(
-            f"Created TrainJob {data['namespace']}/{data['job']} on runtime {data['runtime']}.\n"
-            f"Follow it with: kfai logs {data['job']} -f", highlight=False))
+        session.output.emit(result, print_created)
         return result

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kfctl_ai.cli.preview import Change, print_command_line, render_change, require_approval
+from kfctl_ai.cli.preview import Change, preview_and_approve, print_command_line, render_change
 from kfctl_ai.cli.completion import complete_job_names
 from kfctl_ai.cli.registry import RISKS, command
 
@@ -142,14 +142,12 @@ def register(app: typer.Typer) -> None:
         change = Change("delete", "TrainJob", job, cluster.namespace, body)
         argv = ["kfai", "jobs", "delete", job, "-n", cluster.namespace]
         preview = {"status": "preview", "command": argv, "changes": [change.to_dict()]}
-        if not session.output.machine and not session.approved:
+        def render() -> None:
             render_change(session.output.stdout, change)
             print_command_line(session.output.stdout, argv)
-        if not require_approval(session, f"Delete TrainJob {cluster.namespace}/{job}?", preview, dry_run):
-            if session.output.machine:
-                session.output.emit(preview)
-            elif not session.in_plan:
-                session.output.info("Dry run: nothing was deleted.")
+
+        question = f"Delete TrainJob {cluster.namespace}/{job}?"
+        if not preview_and_approve(session, preview, question, dry_run, render, outcome="deleted"):
             return preview
 
         cluster.delete_trainjob(job)

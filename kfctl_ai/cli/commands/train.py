@@ -19,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from kfctl_ai.cli.preview import Change, print_command_line, require_approval
+from kfctl_ai.cli.preview import Change, preview_and_approve, print_command_line, print_created
 from kfctl_ai.cli.completion import complete_runtime_names
 from kfctl_ai.cli.registry import command
 
@@ -166,19 +166,12 @@ def register(app: typer.Typer) -> None:
             "notes": plan.notes,
             "changes": [Change("create", "TrainJob", plan.name, plan.namespace, plan.preview_object()).to_dict()],
         }
-        if not session.output.machine and not session.approved:
-            render_plan(session.output.stdout, plan)
-        if not require_approval(session, f"Create TrainJob {plan.namespace}/{plan.name}?", preview, dry_run):
-            if session.output.machine:
-                session.output.emit(preview)
-            elif not session.in_plan:
-                session.output.info("Dry run: nothing was created.")
+        question = f"Create TrainJob {plan.namespace}/{plan.name}?"
+        if not preview_and_approve(session, preview, question, dry_run, lambda: render_plan(session.output.stdout, plan)):
             return preview
 
         result = execute_train(plan, cluster or session.cluster())
-        session.output.emit(result, lambda console, data: console.print(
-            f"Created TrainJob {data['namespace']}/{data['job']} on runtime {data['runtime']}.\n"
-            f"Follow it with: kfai logs {data['job']} -f", highlight=False))
+        session.output.emit(result, print_created)
         return result
 
 

@@ -56,7 +56,10 @@ class Plan:
     @property
     def risk(self) -> str:
         risks = {step.risk for step in self.steps}
-        return "delete" if "delete" in risks else "write" if "write" in risks else "read"
+        for risk in ("delete", "write"):
+            if risk in risks:
+                return risk
+        return "read"
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"sentence": self.sentence, "planner": self.planner, "steps": [s.to_dict() for s in self.steps]}

@@ -21,7 +21,7 @@ MANAGED_BY_VALUE = "kfai"
 MODEL_LABEL = "kfai.kubeflow.org/model"
 DEFAULT_TOKEN_KEY = "token"
 
-# torchtune names the attention output projection `output_proj`; Hugging Face says `o_proj`.
+# torchtune calls the attention output projection `output_proj`, where Hugging Face uses `o_proj`.
 _ATTENTION_MODULES = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "output_proj", "output_proj": "output_proj"}
 _MLP_MODULES = {"gate_proj", "up_proj", "down_proj", "mlp", "w1", "w2", "w3"}
 _NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -243,7 +243,7 @@ def preview_trainjob(inputs: dict[str, Any], namespace: str) -> dict[str, Any]:
 
 
 def trainjob_object(metadata: dict[str, Any], namespace: str, spec: Any) -> dict[str, Any]:
-    """The TrainJob as the SDK posts it, from the options' metadata and a built spec."""
+    """Build the TrainJob dict as the SDK posts it, from the options' metadata and a spec."""
     from kubeflow_trainer_api import models
 
     job = models.TrainerV1alpha1TrainJob(

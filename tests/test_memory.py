@@ -311,3 +311,17 @@ def test_fixes_combine_when_no_single_change_fits() -> None:
 def test_fix_to_dict() -> None:
     fix = suggest_fixes(LLAMA_8B, TrainingSetup(), 20.0)[0]
     assert set(fix.to_dict()) == {"title", "changes", "per_gpu_gib", "fits"}
+
+
+def test_help_states_estimator_defaults():
+    """The defaults printed by `--help` are the ones the estimator uses."""
+    from kfctl_ai.cli import options
+    from kfctl_ai.core import training_setup
+
+    def help_of(alias):
+        return alias.__metadata__[0].help
+
+    assert f"(default: {training_setup.DEFAULT_BATCH_SIZE})" in help_of(options.BatchSize)
+    assert f"(default: {training_setup.DEFAULT_SEQ_LEN})" in help_of(options.SeqLen)
+    assert f"(default: {training_setup.DEFAULT_LORA_RANK})" in help_of(options.LoraRank)
+    assert f"default: {training_setup.DEFAULT_METHOD}" in help_of(options.Method)

@@ -148,3 +148,31 @@ def test_global_options_after_subcommand(cluster, kfai):
 
     assert result.code == 0, result.stderr
     assert result.json()["namespace"] == "team-a"
+
+
+def test_logs_follow_waits_for_pending_pod(cluster, kfai):
+    import threading
+
+    cluster.store.hold("slow-start", "Pending")
+    assert kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--name", "slow-start", "--yes").code == 0
+    cluster.wait_for(lambda: any(p["status"]["phase"] == "Pending" for p in cluster.store.pods_of("slow-start")
+                                 if p["metadata"]["labels"].get("jobset.sigs.k8s.io/replicatedjob-name") == "node"), timeout=20)
+    threading.Timer(3.0, lambda: cluster.store.release("slow-start")).start()
+
+    result = kfai("logs", "slow-start", "-f")
+
+    assert result.code == 0, result.stderr
+    assert "waiting: pod" in result.stderr and "Pending" in result.stderr
+    assert "Training complete" in result.stdout
+
+
+def test_logs_follow_survives_dropped_stream(cluster, kfai):
+    cluster.store.script_logs("drops", [f"line {i}" for i in range(40)])
+    cluster.store.log_stream_drop_after = 7
+    assert kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--name", "drops", "--yes").code == 0
+
+    result = kfai("logs", "drops", "-f")
+
+    assert result.code == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("line ")]
+    assert lines == [f"line {i}" for i in range(40)]

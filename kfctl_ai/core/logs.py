@@ -112,9 +112,11 @@ def follow_log_batches(
     reconnects = 0
     while True:
         seen = 0
+        dropped = False
         try:
             for batch in _stream(cluster, name, container):
-                fresh = batch[max(0, delivered - seen):]
+                # After a reconnect the stream starts over: skip the lines already delivered.
+                fresh = batch if seen >= delivered else batch[delivered - seen:]
                 seen += len(batch)
                 if fresh:
                     delivered += len(fresh)
@@ -122,9 +124,17 @@ def follow_log_batches(
         except Exception as exc:
             if not _is_stream_drop(exc):
                 raise
-        # The stream also ends cleanly when a connection is cut without an error;
-        # the pod phase tells that apart from a container that has stopped.
+            dropped = True
+        # A stream can also end without an error when the connection is cut, so a clean
+        # end counts only once the container has stopped.
         phase = ((cluster.read_pod(name).get("status")) or {}).get("phase")
+        if dropped:
+            # A plain read is one short response that a proxy cutting long-lived streams
+            # lets through; it catches up on what the cut stream did not deliver.
+            lines = _read_all(cluster, name, container)
+            if len(lines) > delivered:
+                yield lines[delivered:]
+                delivered = len(lines)
         if phase in TERMINAL_PHASES:
             return
         reconnects += 1
@@ -144,6 +154,15 @@ def follow_logs(cluster: Any, job: str, step: str = "node-0", **options: Any) ->
         yield from batch
 
 
+def _read_all(cluster: Any, pod: str, container: str) -> list[str]:
+    text = cluster.call(
+        lambda: cluster.core.read_namespaced_pod_log(pod, cluster.namespace, container=container, _request_timeout=(5, 120)),
+        "read logs of",
+        f"pod '{pod}'",
+    )
+    return text.splitlines()
+
+
 def _stream(cluster: Any, pod: str, container: str) -> Iterator[list[str]]:
     """Stream one container's log with the kubernetes client, a batch of whole lines per read."""
     response = cluster.call(
@@ -161,10 +180,15 @@ def _stream(cluster: Any, pod: str, container: str) -> Iterator[list[str]]:
     pending = b""
     try:
         for chunk in response.stream(amt=64 * 1024, decode_content=True):
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            if lines:
-                yield [line.decode("utf-8", errors="replace") for line in lines]
+            if pending:
+                chunk = pending + chunk
+            # The API server may send one HTTP chunk per line, so this loop must stay cheap:
+            # one decode and one split per chunk. Decoding whole lines together gives the
+            # same text as decoding each line, because the newline byte never occurs inside
+            # a multi-byte UTF-8 sequence.
+            complete, newline, pending = chunk.rpartition(b"\n")
+            if newline:
+                yield complete.decode("utf-8", errors="replace").split("\n")
         if pending:
             yield [pending.decode("utf-8", errors="replace")]
     finally:

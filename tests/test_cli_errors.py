@@ -113,3 +113,64 @@ def test_json_error_document(kfai):
     document = result.json()
     assert document["status"] == "error"
     assert document["exit_code"] == 4
+
+
+def test_broken_kubeconfig_exits_5(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("clusters: [\n")
+
+    result = run_kfai("--kubeconfig", str(broken), "jobs", env=clean_env(tmp_path))
+
+    assert result.code == 5
+    assert_one_line_error(result)
+    assert "invalid kubeconfig" in result.stderr
+
+
+def test_token_pasted_as_secret_is_not_echoed(kfai):
+    token = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+
+    result = kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--hf-token-secret", token, "--dry-run")
+
+    assert result.code == 2
+    assert token not in result.stderr + result.stdout
+    assert "Secret" in result.stderr
+
+
+def test_preflight_exits_with_failed_check_code(cluster, kfai):
+    missing_runtime = kfai("preflight", "llama 3.2 1b", "--runtime", "nope")
+    over_quota = kfai("-n", "team-a", "preflight", "llama 3.2 1b", "--gpus", "8")
+
+    assert missing_runtime.code == 4
+    assert over_quota.code == 3
+
+
+def test_fine_tune_refuses_impossible_gpu_count(cluster, kfai):
+    result = kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--gpus", "100", "--yes")
+
+    assert result.code == 3
+    assert "no node has 100 GPUs" in result.stderr
+    assert cluster.store.list("trainjobs", "default").items == []
+
+
+def test_wrong_secret_key_fails_check(cluster, kfai):
+    result = kfai("preflight", "llama 3.2 1b", "--hf-token-secret", "hf-token:wrongkey", "-o", "json")
+
+    check = next(c for c in result.json()["checks"] if c["name"] == "hf-token")
+    assert check["status"] == "fail"
+    assert "HF_TOKEN" in check["message"]
+    assert result.code == 4
+
+
+def test_piped_into_head_keeps_exit_code(tmp_path):
+    import subprocess
+
+    from tests.kfai_runner import KFAI
+
+    env = clean_env(tmp_path)
+    completed = subprocess.run(
+        f"{KFAI} preflight 'llama 3.1 70b' --gpu-type l4 --method full | head -1; exit ${{PIPESTATUS[0]}}",
+        shell=True, executable="/bin/bash", env=env, capture_output=True, text=True, timeout=90,
+    )
+
+    assert completed.returncode == 3
+    assert "Traceback" not in completed.stderr

@@ -8,13 +8,22 @@ litellm from the provider's own environment variable and never passes through kf
 
 from __future__ import annotations
 
+import gc
 import json
+import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
 from kfctl_ai.ask.plan import Plan, PlanError, validate_steps
 from kfctl_ai.core.errors import ClusterUnavailableError, UsageError
+
+
+class LlmUnavailableError(ClusterUnavailableError):
+    """The LLM server could not be reached; exit 5 like an unreachable cluster."""
+
+    kind = "llm_unavailable"
 
 REQUEST_TIMEOUT_S = 120
 COMPACT_PREFIXES = ("ollama/", "ollama_chat/")
@@ -71,8 +80,39 @@ def _raw_steps(message: Any, root: Any) -> list[dict[str, Any]]:
     return steps
 
 
+def _import_litellm() -> Any:
+    """Import litellm with its bundled model price map, outside the cyclic garbage collector.
+
+    Unless LITELLM_LOCAL_MODEL_COST_MAP is set, litellm (1.110) downloads the price map from
+    GitHub while it is imported, with a 5 s timeout. That costs a network round trip on every
+    `kfai ask` and stalls where the network is blocked. A value the user set is kept.
+
+    The first import creates about 370,000 long-lived objects. Collections during the import,
+    and during the first completion that imports more, walk all of them again and again, so
+    the collector is paused for the import and the objects are then frozen (`gc.freeze`):
+    later collections skip them. The frozen objects are never freed, which only matters for
+    those that become garbage, and litellm's modules stay loaded anyway.
+    """
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    if "litellm" in sys.modules:
+        return sys.modules["litellm"]
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import litellm
+    finally:
+        if was_enabled:
+            gc.enable()
+    gc.freeze()
+    # litellm prints "Give Feedback / Get Help" banners to stdout on errors, which would
+    # break the single JSON document of `-o json`; kfai reports the error itself.
+    litellm.suppress_debug_info = True
+    return litellm
+
+
 def _usage(responses: list[Any]) -> dict[str, Any]:
-    import litellm
+    litellm = _import_litellm()
 
     usage = {"prompt_tokens": 0, "completion_tokens": 0}
     cost = 0.0
@@ -92,7 +132,7 @@ def _usage(responses: list[Any]) -> dict[str, Any]:
 
 
 def _complete(settings: Any, messages: list[dict[str, Any]], tool_list: list[dict[str, Any]]) -> Any:
-    import litellm
+    litellm = _import_litellm()
 
     kwargs: dict[str, Any] = {
         "model": settings.llm_model,
@@ -125,7 +165,7 @@ def _complete(settings: Any, messages: list[dict[str, Any]], tool_list: list[dic
         litellm.exceptions.APIError,
     ) as exc:
         where = settings.llm_api_base or "the provider"
-        raise ClusterUnavailableError(
+        raise LlmUnavailableError(
             f"cannot reach the LLM at {where} for model '{settings.llm_model}': {str(exc).splitlines()[0][:200]}",
             hint="check KFAI_LLM_API_BASE and that the server runs, or unset KFAI_LLM_MODEL to plan offline",
         ) from exc

@@ -30,4 +30,4 @@ GpuMemory = Annotated[Optional[float], typer.Option("--gpu-memory", min=1, help=
 GpuType = Annotated[Optional[str], typer.Option("--gpu-type", help="GPU type such as a100-80gb, h100, l4 (memory from kfai's table).", rich_help_panel=HARDWARE)]
 ModelConfig = Annotated[Optional[str], typer.Option("--model-config", help="A Hugging Face config.json for a model outside the catalog.", rich_help_panel=TRAINING)]
 Runtime = Annotated[Optional[str], typer.Option("--runtime", autocompletion=complete_runtime_names, help="TrainingRuntime or ClusterTrainingRuntime to use (default: the best match for the model).", rich_help_panel=HARDWARE)]
-HfTokenSecret = Annotated[Optional[str], typer.Option("--hf-token-secret", help="Kubernetes Secret NAME[:KEY] holding a Hugging Face token for gated models (key default: token).", rich_help_panel=HARDWARE)]
+HfTokenSecret = Annotated[Optional[str], typer.Option("--hf-token-secret", help="Kubernetes Secret NAME[:KEY] holding a Hugging Face token for gated models (key default: HF_TOKEN).", rich_help_panel=HARDWARE)]

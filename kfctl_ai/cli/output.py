@@ -7,6 +7,7 @@ stderr. Rich turns colors off when the stream is not a terminal or `NO_COLOR` is
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,10 +32,27 @@ def to_yaml(data: Any) -> str:
     return yaml.safe_dump(json.loads(json.dumps(data, default=str)), sort_keys=False)
 
 
+def discard_stdout() -> None:
+    """Send the rest of stdout to /dev/null once its reader has gone (`kfai jobs | head`).
+
+    The command still finishes, so its exit code (a preflight's 3, say) is not lost.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+class DataConsole(Console):
+    """A console for stdout that survives a closed pipe instead of exiting with code 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        discard_stdout()
+
+
 class Output:
     def __init__(self, fmt: str = "table") -> None:
         self.format = fmt
-        self.stdout = Console(soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
+        self.stdout = DataConsole(soft_wrap=True, width=None if sys.stdout.isatty() else PIPE_WIDTH)
         self.stderr = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else PIPE_WIDTH)
         # Set while `ask` runs a plan: step results are collected into the plan's
         # single JSON document instead of each printing its own.
@@ -50,21 +68,27 @@ class Output:
             self.collected.append(data)
             if self.machine:
                 return
-        if self.format == "json":
-            sys.stdout.write(to_json(data) + "\n")
-        elif self.format == "yaml":
-            sys.stdout.write(to_yaml(data))
-        elif render_table is not None:
-            render_table(self.stdout, data)
-        else:
-            self.stdout.print(to_yaml(data), markup=False, highlight=False)
-        sys.stdout.flush()
+        try:
+            if self.format == "json":
+                sys.stdout.write(to_json(data) + "\n")
+            elif self.format == "yaml":
+                sys.stdout.write(to_yaml(data))
+            elif render_table is not None:
+                render_table(self.stdout, data)
+            else:
+                self.stdout.print(to_yaml(data), markup=False, highlight=False)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            discard_stdout()
 
     def lines(self, batch: list[str]) -> None:
         """Print raw lines of data (log lines) to stdout in one write, never reformatted."""
         if batch:
-            sys.stdout.write("\n".join(batch) + "\n")
-            sys.stdout.flush()
+            try:
+                sys.stdout.write("\n".join(batch) + "\n")
+                sys.stdout.flush()
+            except BrokenPipeError:
+                discard_stdout()
 
     def info(self, message: str) -> None:
         self.stderr.print(message, highlight=False, markup=False)

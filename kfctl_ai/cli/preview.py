@@ -53,7 +53,10 @@ def ask_approval(question: str) -> bool:
     import questionary
     from prompt_toolkit.output import create_output
 
-    answer = questionary.confirm(question, default=False, output=create_output(stdout=sys.stderr)).ask()
+    # auto_enter=False: a stray "y" inside another word must not approve a change.
+    answer = questionary.confirm(question, default=False, auto_enter=False, output=create_output(stdout=sys.stderr)).ask()
+    if answer is None:  # Ctrl-C at the prompt
+        raise KeyboardInterrupt
     return bool(answer)
 
 

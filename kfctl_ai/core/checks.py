@@ -167,7 +167,8 @@ def check_gated_token(cluster: Any | None, model_id: str, gated: bool, secret_re
         return Check(
             "hf-token",
             "warn",
-            f"{model_id} is gated on Hugging Face; without a token the model initializer will fail to download it",
+            f"{model_id} is gated on Hugging Face; without a token the model initializer will fail to download it "
+            "(pass --hf-token-secret NAME[:KEY])",
             None,
         )
     from kfctl_ai.core.trainjob import parse_secret_ref
@@ -176,15 +177,21 @@ def check_gated_token(cluster: Any | None, model_id: str, gated: bool, secret_re
     if cluster is None:
         return Check("hf-token", "skipped", f"Secret '{secret}' not checked: no cluster")
     try:
-        exists = cluster.secret_exists(secret)
+        keys = cluster.secret_keys(secret)
     except KfaiError as exc:
         return Check("hf-token", "warn", f"could not check Secret '{secret}': {exc.message}")
-    if exists:
-        return Check("hf-token", "pass", f"token Secret '{secret}' (key '{key}') exists")
     from kfctl_ai.core.errors import NotFoundError
 
-    error = NotFoundError(
-        f"Secret '{secret}' not found in namespace '{cluster.namespace}'",
-        hint=f"create it with `kubectl create secret generic {secret} --from-literal={key}=$HF_TOKEN -n {cluster.namespace}`",
-    )
-    return Check("hf-token", "fail", error.message, error)
+    if keys is None:
+        error = NotFoundError(
+            f"Secret '{secret}' not found in namespace '{cluster.namespace}'",
+            hint=f"create it with `kubectl create secret generic {secret} --from-literal={key}=$HF_TOKEN -n {cluster.namespace}`",
+        )
+        return Check("hf-token", "fail", error.message, error)
+    if key not in keys:
+        error = NotFoundError(
+            f"Secret '{secret}' has no key '{key}' (keys: {', '.join(sorted(keys)) or 'none'})",
+            hint=f"name the key with --hf-token-secret {secret}:KEY",
+        )
+        return Check("hf-token", "fail", error.message, error)
+    return Check("hf-token", "pass", f"token Secret '{secret}' (key '{key}') exists")

@@ -8,9 +8,12 @@ into a `KfaiError` by `k8s_errors.translate`.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +35,29 @@ POD_PAGE_SIZE = 5000
 T = TypeVar("T")
 
 
+@contextmanager
+def _large_import(module: str) -> Iterator[None]:
+    """Pause the cyclic garbage collector while `module` is first imported, then freeze what exists.
+
+    The kubernetes client (35.0) creates about 46,000 long-lived objects when imported and the
+    Kubeflow SDK (0.5) about 46,000 more, and collections during the import walk them again
+    and again. After `gc.freeze()` later collections skip them too. Frozen objects are never
+    freed, which costs nothing for modules that stay loaded anyway. Once `module` is loaded
+    this does nothing, so that objects created later are not frozen with it.
+    """
+    if module in sys.modules:
+        yield
+        return
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+    gc.freeze()
+
+
 def default_kubeconfig_path() -> str | None:
     """Return the kubeconfig the kubernetes client would use, or None when there is none."""
     env = os.environ.get("KUBECONFIG")
@@ -51,6 +77,8 @@ class Cluster:
         context: str | None = None,
         namespace: str | None = None,
     ) -> None:
+        with _large_import("kubernetes"):
+            import yaml
         from kubernetes import client, config
 
         path = kubeconfig or default_kubeconfig_path()
@@ -68,9 +96,11 @@ class Cluster:
                 config_file=path, context=context, client_configuration=self.configuration
             )
             contexts, active = config.list_kube_config_contexts(config_file=path)
-        except config.ConfigException as exc:
+        except (config.ConfigException, yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError, OSError) as exc:
+            # A kubeconfig that is not YAML, not a mapping, or a folder fails inside the
+            # kubernetes client with a parser or type error; each is the file's fault.
             raise ClusterUnavailableError(
-                f"invalid kubeconfig {path}: {exc}",
+                f"invalid kubeconfig {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                 hint="check the file and the context name (kubectl config get-contexts)",
             ) from exc
 
@@ -90,8 +120,9 @@ class Cluster:
     @cached_property
     def trainer(self) -> Any:
         """The Kubeflow SDK client for this cluster and namespace (imported on first use)."""
-        from kubeflow.common.types import KubernetesBackendConfig
-        from kubeflow.trainer import TrainerClient
+        with _large_import("kubeflow.trainer"):
+            from kubeflow.common.types import KubernetesBackendConfig
+            from kubeflow.trainer import TrainerClient
 
         backend = KubernetesBackendConfig(
             namespace=self.namespace, client_configuration=self.configuration
@@ -201,6 +232,8 @@ class Cluster:
             )
             yield from page.get("items", [])
             token = (page.get("metadata") or {}).get("continue")
+            # Drop this page before the next one is decoded, so at most one page is in memory.
+            del page
             if not token:
                 return
 
@@ -246,6 +279,7 @@ class Cluster:
             )
             yield from page.get("items", [])
             token = (page.get("metadata") or {}).get("continue")
+            del page
             if not token:
                 return
 
@@ -319,18 +353,25 @@ class Cluster:
                 raise
             raise error from exc
 
-    def secret_exists(self, name: str) -> bool:
-        """Whether a Secret exists; its data is never read into kfai."""
+    def secret_keys(self, name: str) -> set[str] | None:
+        """Return the data keys of a Secret, or None when it does not exist; values are dropped unread."""
         from kubernetes.client import ApiException
 
         try:
-            # Only metadata is needed, but GET returns the whole object: drop it at once.
-            self.core.read_namespaced_secret(name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT).release_conn()
-            return True
+            response = self.core.read_namespaced_secret(
+                name, self.namespace, _preload_content=False, _request_timeout=REQUEST_TIMEOUT
+            )
         except ApiException as exc:
             if exc.status == 404:
-                return False
+                return None
             raise translate(exc, "get", f"Secret '{name}'", self.namespace) from exc
+        except Exception as exc:
+            error = translate(exc, "get", f"Secret '{name}'", self.namespace)
+            if error is None:
+                raise
+            raise error from exc
+        secret = self._json(response)
+        return set(secret.get("data") or {}) | set(secret.get("stringData") or {})
 
     def can_i(self, verb: str, resource: str, group: str = GROUP) -> tuple[bool, str]:
         """Ask the API server (SelfSubjectAccessReview) whether this user may `verb` `resource`."""

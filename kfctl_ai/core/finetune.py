@@ -75,7 +75,7 @@ def prepare_fine_tune(params: FineTuneParams, cluster: Any | None, namespace: st
     shared = {f.name: getattr(params, f.name) for f in fields(PreflightRequest) if hasattr(params, f.name)}
     report = run_preflight(PreflightRequest(**shared, purpose="fine-tune"), cluster)
 
-    blocking = report.blocking_error()
+    blocking = report.blocking_error(force=params.force)
     if blocking is not None:
         raise blocking
     if report.verdict == "does_not_fit" and not params.force:

@@ -23,8 +23,11 @@ def history_path() -> Path:
 
 def _summary(result: Any) -> dict[str, Any]:
     if not isinstance(result, dict):
-        return {}
-    return {key: result[key] for key in RESULT_FIELDS if key in result}
+        return {"status": "done"}
+    summary = {key: result[key] for key in RESULT_FIELDS if key in result}
+    # Read commands return data rather than a status; they ran to the end.
+    summary.setdefault("status", "done")
+    return summary
 
 
 def record(plan: dict[str, Any], approval: str, results: list[Any], error: str | None = None) -> None:

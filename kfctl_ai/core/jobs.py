@@ -10,10 +10,12 @@ pods, where the SDK's `list_jobs()` makes a runtime lookup and a pod list per jo
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kfctl_ai.core.errors import JobFailedError, TimedOutError, UsageError
@@ -50,7 +52,15 @@ class JobSummary:
     steps: list[Step] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # The same dict as `dataclasses.asdict`, built from the field names, because asdict
+        # deep-copies every value and is several times slower on thousands of summaries.
+        data = {name: getattr(self, name) for name in _SUMMARY_FIELDS}
+        data["steps"] = [{name: getattr(step, name) for name in _STEP_FIELDS} for step in self.steps]
+        return data
+
+
+_SUMMARY_FIELDS = tuple(f.name for f in fields(JobSummary))
+_STEP_FIELDS = tuple(f.name for f in fields(Step))
 
 
 def step_name(pod: dict[str, Any]) -> str | None:
@@ -133,16 +143,35 @@ def list_jobs(cluster: Any, status: str | None = None) -> list[JobSummary]:
 
     # Pods first, reduced to what a step needs; then each page of TrainJobs is summarized
     # as it arrives, so no full TrainJob object outlives its page.
-    pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for pod in cluster.list_pods(label_selector=NODE_PODS_SELECTOR):
-        owner = ((pod.get("metadata") or {}).get("labels") or {}).get(JOBSET_NAME_LABEL)
-        if owner:
-            pods_by_job[owner].append(_slim_pod(pod))
+    with _cyclic_gc_paused():
+        pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for pod in cluster.list_pods(label_selector=NODE_PODS_SELECTOR):
+            owner = ((pod.get("metadata") or {}).get("labels") or {}).get(JOBSET_NAME_LABEL)
+            if owner:
+                pods_by_job[owner].append(_slim_pod(pod))
 
-    summaries = [summarize(job, pods_by_job.get(job["metadata"]["name"], [])) for job in cluster.list_trainjobs()]
+        summaries = [summarize(job, pods_by_job.get(job["metadata"]["name"], [])) for job in cluster.list_trainjobs()]
     if status:
         summaries = [s for s in summaries if s.status == status]
     return sorted(summaries, key=lambda s: s.created, reverse=True)
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while decoded pages pile up, then restore its state.
+
+    Decoding a page creates hundreds of thousands of dicts and lists, none in a reference
+    cycle, yet each allocation burst triggers collections that walk every live object. With
+    20,000 jobs those collections took about half of the listing's CPU time (measured with
+    bench/jobs_listing.py). Reference counting still frees every page as soon as it is dropped.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _slim_pod(pod: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kfctl_ai.core.errors import ClusterUnavailableError, NotFoundError
+from kfctl_ai.core.errors import ClusterUnavailableError, NotFoundError, TimedOutError
 from kfctl_ai.core.jobs import JOBSET_NAME_LABEL, get_job, step_name
 
 TERMINAL_PHASES = {"Succeeded", "Failed"}
@@ -63,7 +63,7 @@ def wait_for_pod(
             on_wait(state)
             announced = state
         if time.monotonic() >= deadline:
-            raise ClusterUnavailableError(
+            raise TimedOutError(
                 f"timed out after {timeout:g} s waiting for step '{step}' of TrainJob '{job}' to start ({state})",
                 hint=f"check scheduling with `kfai jobs show {job}`",
             )
@@ -75,9 +75,10 @@ def read_logs(cluster: Any, job: str, step: str = "node-0", tail: int | None = N
     get_job(cluster, job)  # a missing job is a clear 404 before the pod lookup
     pod = _find_pod(cluster, job, step)
     if pod is None:
+        steps = [s.name for s in get_job(cluster, job).steps]
         raise NotFoundError(
-            f"TrainJob '{job}' has no pod for step '{step}' yet",
-            hint=f"follow it until it starts with `kfai logs {job} --step {step} -f`",
+            f"TrainJob '{job}' has no pod for step '{step}'" + (f" (steps so far: {', '.join(steps)})" if steps else " yet"),
+            hint=f"pick a step with --step, or follow it until it starts with `kfai logs {job} --step {step} -f`",
         )
     name = pod["metadata"]["name"]
     phase = (pod.get("status") or {}).get("phase")

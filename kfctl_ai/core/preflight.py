@@ -20,7 +20,7 @@ from kfctl_ai.core.checks import (
     check_quota,
     gpu_nodes,
 )
-from kfctl_ai.core.errors import KfaiError, NotFoundError, UsageError
+from kfctl_ai.core.errors import DoesNotFitError, KfaiError, NotFoundError, UsageError
 from kfctl_ai.core.runtimes import RuntimeInfo, parse_runtimes, rank_for_model, runtime_model_ids, upstream_runtimes
 
 # Above this share of GPU memory a job is "tight": allocator spikes and a longer batch
@@ -64,11 +64,18 @@ class PreflightReport:
     gated: bool = False
     notes: list[str] = field(default_factory=list)
 
-    def blocking_error(self) -> KfaiError | None:
-        """The first failed check's error, which stops a submission."""
+    def blocking_error(self, force: bool = False) -> KfaiError | None:
+        """Return the first failed check's error, which stops a submission.
+
+        With `force`, capacity problems (exit 3: quota, GPUs) no longer block, since the
+        job can wait for capacity; a missing runtime, namespace or permission still does.
+        """
         for check in self.checks:
-            if check.status == "fail" and check.error is not None:
-                return check.error
+            if check.status != "fail" or check.error is None:
+                continue
+            if force and isinstance(check.error, DoesNotFitError):
+                continue
+            return check.error
         return None
 
     def to_dict(self) -> dict[str, Any]:
@@ -160,15 +167,17 @@ def _choose_gpu(nodes: list[GpuNode], gpus_per_node: int, replicas: int, gpu_typ
         nodes = [n for n in nodes if n.product and product_matches(gpu_type, n.product)]
     if not nodes:
         what = f"{gpu_type} GPUs" if gpu_type else "GPUs"
-        return {"source": "cluster", "memory_gib": None}, Check("gpus", "fail", f"no node in the cluster has {what}")
+        error = DoesNotFitError(f"no node in the cluster has {what}", hint="pick a GPU type the cluster has (`kfai cluster gpus`)")
+        return {"source": "cluster", "memory_gib": None}, Check("gpus", "fail", error.message, error)
 
     big_enough = [n for n in nodes if n.allocatable >= gpus_per_node]
     if not big_enough:
         most = max(n.allocatable for n in nodes)
-        return (
-            {"source": "cluster", "memory_gib": None},
-            Check("gpus", "fail", f"no node has {gpus_per_node} GPUs; the largest has {most} (lower --gpus, add --nodes)"),
+        error = DoesNotFitError(
+            f"no node has {gpus_per_node} GPUs; the largest has {most}",
+            hint=f"use --gpus {most} or fewer per node, and more --nodes if needed",
         )
+        return {"source": "cluster", "memory_gib": None}, Check("gpus", "fail", error.message, error)
     free_now = [n for n in big_enough if n.free >= gpus_per_node]
     pool = free_now or big_enough
     best = max(pool, key=lambda n: (n.memory_gib or 0, n.free))

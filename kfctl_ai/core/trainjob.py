@@ -19,7 +19,7 @@ from kfctl_ai.core.runtimes import RuntimeInfo
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY_VALUE = "kfai"
 MODEL_LABEL = "kfai.kubeflow.org/model"
-DEFAULT_TOKEN_KEY = "token"
+DEFAULT_TOKEN_KEY = "HF_TOKEN"
 
 # torchtune calls the attention output projection `output_proj`, where Hugging Face uses `o_proj`.
 _ATTENTION_MODULES = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "output_proj", "output_proj": "output_proj"}
@@ -68,11 +68,20 @@ def validate_name(name: str) -> str:
     return name
 
 
+_SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]{1,253}$")
+
+
 def parse_secret_ref(value: str) -> tuple[str, str]:
-    """Split `NAME[:KEY]` into the Secret name and the key that holds the token."""
+    """Split `NAME[:KEY]` into the Secret name and the key that stores the token."""
     name, _, key = value.partition(":")
-    if not name:
-        raise UsageError(f"invalid --hf-token-secret '{value}'", hint="use NAME or NAME:KEY")
+    if not _SECRET_NAME.match(name) or (key and not _SECRET_KEY.match(key)):
+        # The value is not repeated: people paste the token itself here by mistake.
+        raise UsageError(
+            "invalid --hf-token-secret: expected the name of a Kubernetes Secret (NAME or NAME:KEY), not a token",
+            hint="create the Secret with `kubectl create secret generic hf-token --from-literal=HF_TOKEN=$HF_TOKEN` "
+            "and pass --hf-token-secret hf-token",
+        )
     return name, key or DEFAULT_TOKEN_KEY
 
 

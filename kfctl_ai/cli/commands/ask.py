@@ -150,6 +150,8 @@ def approve_plan(session: Any, plan: Any, document: dict[str, Any]) -> tuple[Any
         choice = questionary.select(
             f"Run these {len(plan.steps)} step(s)?", choices=["yes", "no", "edit a step"], output=terminal
         ).ask()
+        if choice is None:  # Ctrl-C at the prompt
+            raise KeyboardInterrupt
         if choice == "yes":
             return plan, document
         if choice != "edit a step":

@@ -44,7 +44,10 @@ def register(app: typer.Typer) -> None:
     ) -> Any:
         """Estimate GPU memory per GPU and check GPUs, quotas, permissions and the runtime.
 
-        Exits 3 when the job does not fit. Example: kfai preflight "llama 3.1 8b" --method lora --gpus 1
+        Exits 3 when the job does not fit (memory, GPUs or quota), and otherwise with the
+        code of the first failed check (4: runtime or namespace not found, 6: forbidden).
+
+        Example: kfai preflight "llama 3.1 8b" --method lora --gpus 1
         """
         from kfctl_ai.core.preflight import PreflightRequest, run_preflight
 
@@ -62,4 +65,8 @@ def register(app: typer.Typer) -> None:
         session.output.emit(data, preflight_table)
         if report.verdict == "does_not_fit":
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
+        blocking = report.blocking_error()
+        if blocking is not None:
+            # The report is printed; the exit code says which check would stop a submission.
+            raise typer.Exit(int(blocking.exit_code))
         return data

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from kfctl_ai.cli.completion import complete_model_names, complete_runtime_names
@@ -36,7 +37,7 @@ def _show_table(console: Console, data: dict[str, Any]) -> None:
     for key in ("name", "kind", "framework", "trainer_type", "image", "num_nodes", "gpus_per_node", "model", "torchtune_config", "dataset"):
         value = data.get(key)
         console.print(f"[bold]{key.replace('_', ' ')}:[/bold] {value if value not in (None, '') else '-'}", highlight=False)
-    console.print(f"[bold]command:[/bold] {' '.join(data.get('command') or []) or '-'}", highlight=False, markup=False)
+    console.print(f"[bold]command:[/bold] {escape(' '.join(data.get('command') or []) or '-')}", highlight=False)
     if data.get("models"):
         console.print(f"[bold]serves:[/bold] {', '.join(data['models'])}", highlight=False)
 

@@ -293,6 +293,31 @@ def test_plain_delete_kept() -> None:
     assert plan.steps == [{"command": "jobs delete", "args": {"job": "old-run-7"}}]
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    ["delete w1 and my emails", "delete w1 and foo", "remove abc123 and all other jobs", "delete w1, x and the rest"],
+)
+def test_delete_list_with_non_job_refused(sentence: str) -> None:
+    plan = plan_sentence(sentence)
+    assert all(step["command"] != "jobs delete" for step in plan.steps)
+    assert plan.message is not None
+    assert "is not a job name" in plan.message
+
+
+def test_delete_list_plans_every_job() -> None:
+    plan = plan_sentence("delete w1 and fail-1")
+    assert plan.steps == [
+        {"command": "jobs delete", "args": {"job": "w1"}},
+        {"command": "jobs delete", "args": {"job": "fail-1"}},
+    ]
+
+
+@pytest.mark.parametrize("sentence", ["show me memory", "kill the process", "train llama with bf16 on 4 h100s"])
+def test_short_names_need_job_shape(sentence: str) -> None:
+    plan = plan_sentence(sentence)
+    assert all("job" not in step["args"] for step in plan.steps)
+
+
 def test_shell_text_never_becomes_value() -> None:
     plan = plan_sentence("show logs of job abc123;rm -rf ~")
     for step in plan.steps:
@@ -316,6 +341,15 @@ def test_message_for_unrelated_sentence() -> None:
     assert plan.understood == []
     assert "fine-tune" in plan.message
     assert "KFAI_LLM_MODEL" in plan.message
+
+
+@pytest.mark.parametrize("sentence", ["make me a billionaire", "show me the logs"])
+def test_message_short_sentences(sentence: str) -> None:
+    message = plan_sentence(sentence).message
+    assert message is not None
+    assert "\n" not in message
+    assert len(message) <= 330
+    assert len(re.findall(r"[.:](?:\s|$)", message)) >= 3
 
 
 @pytest.mark.parametrize("sentence", ["", "   "])

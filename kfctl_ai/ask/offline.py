@@ -53,6 +53,7 @@ COMMAND_ARGS: dict[str, tuple[str, ...]] = {
     "jobs wait": ("job", "namespace"),
     "jobs delete": ("job", "namespace"),
     "train": ("script", "gpus", "nodes", "local", "namespace"),
+    "cluster gpus": (),
 }
 _JOB_COMMANDS = ("logs", "jobs show", "jobs wait", "jobs delete")
 # Options a fine-tune inherits from the preflight that checked it, and the other way round.
@@ -63,11 +64,10 @@ _REFERS_BACK = re.compile(
 )
 
 CAPABILITIES = (
-    "kfai can fine-tune a model on a dataset, run a training script, check whether training fits "
-    "the GPUs (preflight), list runtimes, list jobs, show, wait for or delete a job by name, "
-    "and show or follow a job's logs."
+    "Offline, kfai can fine-tune, run a training script, run a preflight, list runtimes, jobs or cluster GPUs, "
+    "and show, wait for, delete or get logs of a named job."
 )
-LLM_HINT = "Set KFAI_LLM_MODEL (for example gpt-4o-mini or ollama/llama3.2) to plan with an LLM instead."
+LLM_HINT = "Set KFAI_LLM_MODEL (e.g. gpt-4o-mini) to plan with an LLM."
 
 
 @dataclass
@@ -95,6 +95,7 @@ class _Analysis:
     values: dict[str, object]
     job_names: list[str]
     refers_back: bool
+    unrecognised_delete_targets: list[str]
 
 
 def plan_sentence(sentence: str) -> OfflinePlan:
@@ -230,7 +231,8 @@ def _analyse(clause: Clause, earlier: list[_Analysis]) -> _Analysis:
     values["framework"] = names.find_framework(masked)
     if models:
         values["model"] = models[0].value
-    return _Analysis(clause, command, models, [d.uri for d in datasets], values, job_names, refers_back)
+    unrecognised = names.find_unrecognised_delete_targets(masked, job_names) if command == "jobs delete" else []
+    return _Analysis(clause, command, models, [d.uri for d in datasets], values, job_names, refers_back, unrecognised)
 
 
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
@@ -249,6 +251,11 @@ def _build_steps(analyses: list[_Analysis], plan: OfflinePlan, notes: list[str],
             continue
         if command == "jobs delete" and not allow_delete:
             notes.append("refused to delete a job in a sentence that also contains instructions to the planner")
+            continue
+        if command == "jobs delete" and analysis.unrecognised_delete_targets:
+            # A partial delete of a list is worse than none, so the whole delete is dropped.
+            parts = ", ".join(f"'{part}'" for part in analysis.unrecognised_delete_targets)
+            notes.append(f"{parts} is not a job name, so no job is deleted")
             continue
         if command == "jobs delete" and mentions_every_job(analysis.clause.text.lower()):
             notes.append("kfai has no bulk delete, so only the jobs named in the sentence are deleted")
@@ -349,9 +356,10 @@ def _describe(analysis: _Analysis) -> list[str]:
 
 
 def _no_plan_message(understood: list[str], notes: list[str]) -> str:
+    """Build the message for a sentence without steps: why, what kfai can do, and the LLM option."""
     if understood:
-        opening = "kfai could not plan this sentence without an LLM. It understood: " + "; ".join(understood) + "."
+        opening = "kfai could not plan this sentence. It understood " + ", ".join(understood) + "."
     else:
-        opening = "kfai could not plan this sentence without an LLM: it names no kfai operation."
+        opening = "kfai could not plan this sentence: it names no kfai operation."
     reasons = "".join(f" {note[0].upper()}{note[1:]}." for note in notes)
     return f"{opening}{reasons} {CAPABILITIES} {LLM_HINT}"

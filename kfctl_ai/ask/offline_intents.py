@@ -59,6 +59,12 @@ _JOBS_LIST = re.compile(
     r"(?:running|failed|finished|pending|queued)\b|\blist\s+(?:my\s+|the\s+|all\s+)?(?:training\s+)?runs\b"
     r"|\bwhat(?:'s|\s+is)\s+running\b|\bdid\s+(?:anything|any\s+\w+)\s+fail\b"
 )
+# A question about the cluster's GPUs themselves, not about whether a model fits them.
+_CLUSTER_GPUS = re.compile(
+    r"\bcluster(?:'s)?\s+gpus?\b|\bgpu\s+nodes?\b|\bnodes?\s+(?:with|that\s+have)\s+gpus\b"
+    r"|\bgpus?\s+(?:are|is)\s+(?:\w+\s+)?(?:free|available|idle|unused|there)\b"
+    r"|\b(?:free|available|idle|unused)\s+gpus?\b|\b(?:which|what)\s+gpus?\s+(?:do|does|are|is)\b"
+)
 _NEGATED_DELETE = re.compile(
     r"\b(?:don'?t|do\s+not|never|not|no\s+need\s+to|without)\s+(?:\w+\s+)?"
     r"(?:delete|remove|cancel|kill|stop|terminate|abort|purge|wipe)\b"
@@ -126,6 +132,8 @@ def classify_clause(cues: ClauseCues) -> str | None:
     runtime_command = _classify_runtime_question(cues)
     if runtime_command:
         return runtime_command
+    if _CLUSTER_GPUS.search(text) and not (cues.has_model or cues.has_dataset or cues.has_script or names):
+        return "cluster gpus"
     if _PREFLIGHT.search(text) and (cues.has_model or not names):
         return "preflight"
     if cues.has_script and not _QUESTION_START.search(text):

@@ -136,13 +136,37 @@ def _is_name_word(word: str) -> bool:
 
 def looks_like_id(word: str) -> bool:
     """Tell a generated or hyphenated name ("abc123", "old-run-7") from an everyday word."""
-    if not _is_name_word(word) or word in GPU_TYPES or word.rstrip("s") in GPU_TYPES:
+    if not _could_name_job(word):
+        return False
+    if re.fullmatch(r"[a-z]{1,2}\d{1,2}", word):
+        return False  # fp32, bf16, h100, k8s: usually hardware or number formats
+    return bool(re.search(r"\d", word) or "-" in word)
+
+
+def looks_like_short_job_name(word: str) -> bool:
+    """Tell a short job name ("w1", "run2", "x") from option values, sizes and hardware.
+
+    Callers use it only in a clause with a job verb ("delete w1", "logs of w1"), where
+    such words are far more likely job names than anywhere else. A word without digits
+    or dashes counts only when it has at most two letters.
+    """
+    if not _could_name_job(word):
+        return False
+    # NOTE: a longer everyday word after a verb ("kill the process") is not taken as a
+    # job name, so "delete foo" plans nothing and needs "delete job foo".
+    return bool(re.search(r"\d", word) or "-" in word or re.fullmatch(r"[a-z]{1,2}", word))
+
+
+# Number formats of the letters-then-digits shape that name no job.
+_NUMBER_FORMATS = frozenset({"fp4", "fp8", "fp16", "fp32", "fp64", "bf16", "int4", "int8", "nf4", "tf32"})
+
+
+def _could_name_job(word: str) -> bool:
+    if not _is_name_word(word) or word in GPU_TYPES or word.rstrip("s") in GPU_TYPES or word in _NUMBER_FORMATS:
         return False
     if re.fullmatch(r"(?:rank|r|bs|batch|seq|len|epochs?|lora|bf|fp|int|top|multi|single)-?\d+", word):
         return False  # rank-32, bs-8, fp-16: option values, not names
-    if re.fullmatch(r"\d+(?:\.\d+)?[a-z]{0,3}|\d+-(?:node|nodes|gpu|gpus|epoch|epochs|bit)|[a-z]{1,2}\d{1,2}", word):
-        return False  # 8b, 24gb, 4x, 2-node, fp32, bf16, h100, k8s
-    return bool(re.search(r"\d", word) or "-" in word)
+    return not re.fullmatch(r"\d+(?:\.\d+)?[a-z]{0,3}|\d+-(?:node|nodes|gpu|gpus|epoch|epochs|bit)", word)
 
 
 _NAMESPACE = (
@@ -313,18 +337,26 @@ def find_framework(text: str) -> str | None:
 
 
 _NAME = rf"{K8S_NAME}(?![\w/])(?!\.\w)"
-_NAME_LIST = rf"({_NAME}(?:\s*(?:,|\band\b|&)\s*(?:job\s+)?{_NAME})*)"
+_LIST_SEPARATOR = r"\s*(?:,|\band\b|&)\s*"
+_NAME_LIST = rf"({_NAME}(?:{_LIST_SEPARATOR}(?:job\s+)?{_NAME})*)"
+# Verbs after which a short job name ("w1", "x") counts as one.
+_JOB_VERB = re.compile(
+    r"\b(?:delete|remove|cancel|kill|stop|terminate|abort|describe|inspect|show|wait|logs?|status)\b"
+)
+# Each pattern comes with the test a name it captures must pass: "any" accepts any
+# name word as the first name of a list, "verb" is for names right after a delete or
+# describe verb, and "id" requires a name that looks generated or hyphenated.
 # The name sits in a lookahead so that a rejected word ("logs of the for abc123") does
 # not consume the text where the next match starts.
 _JOB_NAME_PATTERNS = (
-    (re.compile(rf"\b(?:train)?jobs?\s+(?=(?:named\s+|called\s+|with\s+(?:the\s+)?(?:name|id)\s+|id\s+|name\s+)?[:=]?\s*[\"'`]?{_NAME_LIST})"), False),
-    (re.compile(rf"{WORD_START}(?=({_NAME})(?:'s)?\s+(?:train)?job\b)"), True),
-    (re.compile(rf"\b(?:delete|remove|cancel|kill|stop|terminate|abort|describe|inspect)\s+(?=(?:the\s+)?(?:run\s+)?{_NAME_LIST})"), True),
-    (re.compile(rf"\b(?:for|of|on|about|from|to|with|at|until|till|after)\s+(?=(?:the\s+)?(?:run\s+)?({_NAME}))"), True),
-    (re.compile(rf"\b(?:wait|follow|tail|watch|stream|show|get|check)\s+(?=(?:on\s+)?(?:the\s+)?({_NAME}))"), True),
-    (re.compile(rf"{WORD_START}(?=({_NAME})(?:'s)?\s+(?:logs?|status|progress|events|output)\b)"), True),
-    (re.compile(rf"\blogs?\s+(?=({_NAME}))"), True),
-    (re.compile(rf"\b(?:is|did|has|was|how\s+is|how's|whats|what's)\s+(?=({_NAME}))"), True),
+    (re.compile(rf"\b(?:train)?jobs?\s+(?=(?:named\s+|called\s+|with\s+(?:the\s+)?(?:name|id)\s+|id\s+|name\s+)?[:=]?\s*[\"'`]?{_NAME_LIST})"), "any"),
+    (re.compile(rf"{WORD_START}(?=({_NAME})(?:'s)?\s+(?:train)?job\b)"), "id"),
+    (re.compile(rf"\b(?:delete|remove|cancel|kill|stop|terminate|abort|describe|inspect)\s+(?=(?:the\s+)?(?:run\s+)?{_NAME_LIST})"), "verb"),
+    (re.compile(rf"\b(?:for|of|on|about|from|to|with|at|until|till|after)\s+(?=(?:the\s+)?(?:run\s+)?{_NAME_LIST})"), "id"),
+    (re.compile(rf"\b(?:wait|follow|tail|watch|stream|show|get|check)\s+(?=(?:on\s+)?(?:the\s+)?{_NAME_LIST})"), "id"),
+    (re.compile(rf"{WORD_START}(?=({_NAME})(?:'s)?\s+(?:logs?|status|progress|events|output)\b)"), "id"),
+    (re.compile(rf"\blogs?\s+(?=({_NAME}))"), "id"),
+    (re.compile(rf"\b(?:is|did|has|was|how\s+is|how's|whats|what's)\s+(?=({_NAME}))"), "id"),
 )
 
 
@@ -333,19 +365,57 @@ def find_job_names(text: str) -> list[str]:
 
     After the word "job" any name counts ("delete job foo"). Elsewhere only a name that
     looks generated or hyphenated counts ("logs for abc123"), so "delete my emails"
-    names no job.
+    names no job. In a clause with a job verb ("delete", "show", "wait", "logs") short
+    names count too ("delete w1 and x", "logs of run2").
     """
+    short_names = bool(_JOB_VERB.search(text))
     names: list[str] = []
-    for pattern, needs_id_shape in _JOB_NAME_PATTERNS:
+    for pattern, rule in _JOB_NAME_PATTERNS:
         for match in pattern.finditer(text):
-            listed = re.split(r"\s*(?:,|\band\b|&)\s*(?:job\s+)?", match.group(1))
+            listed = re.split(rf"{_LIST_SEPARATOR}(?:job\s+)?", match.group(1))
             for position, name in enumerate(listed):
-                # Only the first name may be an ordinary word: in "job foo and follow it"
-                # the word after "and" is a verb, not a second job.
-                if needs_id_shape or position > 0:
-                    accepted = looks_like_id(name)
-                else:
-                    accepted = _is_name_word(name)
-                if accepted and name not in names:
+                if _accepts_job_name(name, rule, position, short_names) and name not in names:
                     names.append(name)
     return names
+
+
+def _accepts_job_name(name: str, rule: str, position: int, short_names: bool) -> bool:
+    # Only the first name may be an ordinary word: in "job foo and follow it" the word
+    # after "and" is a verb, not a second job.
+    if rule == "any" and position == 0:
+        return _is_name_word(name)
+    if short_names and rule == "verb":
+        return looks_like_short_job_name(name)
+    if short_names and re.fullmatch(r"[a-z]+\d+", name):
+        return looks_like_short_job_name(name)  # "logs of w1", "wait for run2"
+    return looks_like_id(name)
+
+
+_DELETE_LIST = re.compile(
+    r"\b(?:delete|remove|cancel|kill|stop|terminate|abort)\s+(?:the\s+)?(?:(?:train)?jobs?\s+|runs?\s+)?"
+    r"(?:named\s+|called\s+)?(?P<list>.+)$"
+)
+_LIST_PART_EDGES = re.compile(
+    r"^(?:the\s+)?(?:(?:train)?job\s+|run\s+)?|\s+(?:please|now|right\s+now|too|as\s+well|for\s+me)$"
+)
+
+
+def find_unrecognised_delete_targets(text: str, job_names: list[str]) -> list[str]:
+    """Return the parts of a delete list ("delete w1 and my emails") that are not job names.
+
+    `text` is the lower-case clause with namespaces and other options masked. Only a
+    list of two or more parts is checked, because a single target that names no job
+    already yields no delete step.
+    """
+    match = _DELETE_LIST.search(text)
+    if not match:
+        return []
+    parts = [part.strip(" .!?\"'`") for part in re.split(_LIST_SEPARATOR, match.group("list").strip())]
+    if len(parts) < 2:
+        return []
+    unrecognised = []
+    for part in parts:
+        name = _LIST_PART_EDGES.sub("", part).strip(" \"'`")
+        if name not in job_names:
+            unrecognised.append(part)
+    return unrecognised

@@ -9,6 +9,7 @@ litellm from the provider's own environment variable and never passes through kf
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import re
@@ -94,17 +95,17 @@ def _import_litellm() -> Any:
     those that become garbage, and litellm's modules stay loaded anyway.
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    if "litellm" in sys.modules:
-        return sys.modules["litellm"]
+    if "litellm" not in sys.modules:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            importlib.import_module("litellm")
+        finally:
+            if was_enabled:
+                gc.enable()
+        gc.freeze()
+    import litellm
 
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import litellm
-    finally:
-        if was_enabled:
-            gc.enable()
-    gc.freeze()
     # litellm prints "Give Feedback / Get Help" banners to stdout on errors, which would
     # break the single JSON document of `-o json`; kfai reports the error itself.
     litellm.suppress_debug_info = True

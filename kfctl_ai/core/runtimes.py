@@ -146,7 +146,9 @@ def upstream_runtime_objects() -> tuple[dict[str, Any], ...]:
     import yaml
 
     text = resources.files("kfctl_ai.core.data").joinpath("upstream_runtimes.yaml").read_text()
-    return tuple(doc for doc in yaml.safe_load_all(text) if doc)
+    # The C loader parses this file about ten times faster when PyYAML was built with libyaml.
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return tuple(doc for doc in yaml.load_all(text, Loader=loader) if doc)
 
 
 def upstream_runtimes() -> list[RuntimeInfo]:

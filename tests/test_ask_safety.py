@@ -165,3 +165,16 @@ def test_edit_step_revalidates(env):
     with pytest.raises(Exception) as invalid:
         edit_step(plan, 0, ["--epoch", "5"], root)
     assert "--epoch" in str(invalid.value)
+
+
+@pytest.mark.parametrize("persona,allowed", [("data-scientist", False), ("ml-engineer", False), ("platform-admin", True)])
+def test_foreign_job_delete_needs_platform_admin(env, capsys, persona, allowed):
+    prod = job_names(env)[0]
+
+    code = run(["--persona", persona, "jobs", "delete", prod, "--yes"])
+    err = capsys.readouterr().err
+
+    assert (code == 0) is allowed
+    assert (prod in job_names(env)) is not allowed
+    if not allowed:
+        assert code == 6 and persona in err

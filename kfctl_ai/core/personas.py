@@ -38,12 +38,16 @@ def check_command(persona: str, command: str, risk: str) -> None:
 
 
 def check_delete_job(persona: str, job: str, managed_by_kfai: bool) -> None:
-    """Below ml-engineer, only jobs that kfai created may be deleted."""
-    if not managed_by_kfai and rank(persona) < rank("ml-engineer"):
+    """Below platform-admin, only jobs that kfai created may be deleted.
+
+    This is stricter than "ml-engineer deletes any job": a job that another tool or team
+    submitted is deleted only by the persona that runs the platform.
+    """
+    if not managed_by_kfai and rank(persona) < rank("platform-admin"):
         raise ForbiddenError(
             f"persona '{persona}' may not delete TrainJob '{job}': kfai did not create it "
             "(no app.kubernetes.io/managed-by=kfai label)",
-            hint="ask its owner, or use --persona ml-engineer if you are allowed to",
+            hint="ask its owner or a platform admin to delete it",
             persona=persona,
             command="jobs delete",
         )

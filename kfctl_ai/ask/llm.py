@@ -1,6 +1,6 @@
 """The LLM planner: litellm tool calling over tools generated from the command tree.
 
-The model sees one function per kfai command and answers with tool calls, one per step.
+The model receives one function per kfai command and replies with tool calls, one per step.
 Its plan is validated like any other; when validation fails, the errors go back to the
 model once, and a second failure stops with what it proposed. The API key is read by
 litellm from the provider's own environment variable and never passes through kfai.
@@ -8,17 +8,15 @@ litellm from the provider's own environment variable and never passes through kf
 
 from __future__ import annotations
 
-import gc
-import importlib
 import json
 import os
 import re
-import sys
 from collections.abc import Callable
 from typing import Any
 
 from kfctl_ai.ask.plan import Plan, PlanError, validate_steps
 from kfctl_ai.core.errors import ClusterUnavailableError, UsageError
+from kfctl_ai.core.gc_pause import large_import
 
 
 class LlmUnavailableError(ClusterUnavailableError):
@@ -95,16 +93,8 @@ def _import_litellm() -> Any:
     those that become garbage, and litellm's modules stay loaded anyway.
     """
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    if "litellm" not in sys.modules:
-        was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            importlib.import_module("litellm")
-        finally:
-            if was_enabled:
-                gc.enable()
-        gc.freeze()
-    import litellm
+    with large_import("litellm"):
+        import litellm
 
     # litellm prints "Give Feedback / Get Help" banners to stdout on errors, which would
     # break the single JSON document of `-o json`; kfai reports the error itself.
@@ -192,9 +182,9 @@ def plan_with_llm(
     message = responses[-1].choices[0].message
     raw = _raw_steps(message, root)
     if not raw:
-        said = (getattr(message, "content", None) or "").strip()
+        reply = (getattr(message, "content", None) or "").strip()
         raise UsageError(
-            "the LLM planned no kfai command for this sentence" + (f": {said[:300]}" if said else ""),
+            "the LLM planned no kfai command for this sentence" + (f": {reply[:300]}" if reply else ""),
             hint="kfai can fine-tune, preflight, list runtimes, show logs and manage jobs; rephrase, or run a command directly",
         )
 

@@ -8,17 +8,15 @@ into a `KfaiError` by `k8s_errors.translate`.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from kfctl_ai.core.errors import ClusterUnavailableError
+from kfctl_ai.core.gc_pause import large_import
 from kfctl_ai.core.k8s_errors import translate
 
 GROUP = "trainer.kubeflow.org"
@@ -33,29 +31,6 @@ TRAINJOB_PAGE_SIZE = 2000
 POD_PAGE_SIZE = 5000
 
 T = TypeVar("T")
-
-
-@contextmanager
-def _large_import(module: str) -> Iterator[None]:
-    """Pause the cyclic garbage collector while `module` is first imported, then freeze what exists.
-
-    The kubernetes client (35.0) creates about 46,000 long-lived objects when imported and the
-    Kubeflow SDK (0.5) about 46,000 more, and collections during the import walk them again
-    and again. After `gc.freeze()` later collections skip them too. Frozen objects are never
-    freed, which costs nothing for modules that stay loaded anyway. Once `module` is loaded
-    this does nothing, so that objects created later are not frozen with it.
-    """
-    if module in sys.modules:
-        yield
-        return
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-    gc.freeze()
 
 
 def default_kubeconfig_path() -> str | None:
@@ -77,7 +52,9 @@ class Cluster:
         context: str | None = None,
         namespace: str | None = None,
     ) -> None:
-        with _large_import("kubernetes"):
+        # The kubernetes client (35.0) and the Kubeflow SDK (0.5) each create about 46,000
+        # long-lived objects when imported.
+        with large_import("kubernetes"):
             import yaml
         from kubernetes import client, config
 
@@ -98,7 +75,7 @@ class Cluster:
             contexts, active = config.list_kube_config_contexts(config_file=path)
         except (config.ConfigException, yaml.YAMLError, ValueError, TypeError, AttributeError, KeyError, OSError) as exc:
             # A kubeconfig that is not YAML, not a mapping, or a folder fails inside the
-            # kubernetes client with a parser or type error; each is the file's fault.
+            # kubernetes client with a parser or type error. Each is a problem with the file.
             raise ClusterUnavailableError(
                 f"invalid kubeconfig {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
                 hint="check the file and the context name (kubectl config get-contexts)",
@@ -119,8 +96,8 @@ class Cluster:
 
     @cached_property
     def trainer(self) -> Any:
-        """The Kubeflow SDK client for this cluster and namespace (imported on first use)."""
-        with _large_import("kubeflow.trainer"):
+        """Return the Kubeflow SDK client for this cluster and namespace, imported on first use."""
+        with large_import("kubeflow.trainer"):
             from kubeflow.common.types import KubernetesBackendConfig
             from kubeflow.trainer import TrainerClient
 

@@ -1,8 +1,8 @@
 """TrainJobs: list, describe, wait for and delete them.
 
-Status follows the Kubeflow SDK's rule so that kfai and the SDK agree: `Complete` or
-`Failed` from a condition of that type with status "True"; `Running` when there are no
-conditions and every node pod is Running or Succeeded; `Created` otherwise.
+Status follows the Kubeflow SDK's rule, so kfai and the SDK agree. A condition `Complete`
+or `Failed` with status "True" sets that status. With no conditions at all, a job whose
+node pods all run or have succeeded is `Running`. Every other job is `Created`.
 
 Listing makes one paginated TrainJob list and one paginated list of the namespace's node
 pods, where the SDK's `list_jobs()` makes a runtime lookup and a pod list per job.
@@ -10,15 +10,14 @@ pods, where the SDK's `list_jobs()` makes a runtime lookup and a pod list per jo
 
 from __future__ import annotations
 
-import gc
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from kfctl_ai.core.errors import JobFailedError, TimedOutError, UsageError
+from kfctl_ai.core.gc_pause import cyclic_gc_paused
 from kfctl_ai.core.trainjob import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
@@ -81,7 +80,7 @@ def _pod_gpus(pod: dict[str, Any]) -> int:
 
 
 def steps_of(pods: Iterable[dict[str, Any]]) -> list[Step]:
-    """One step per role and index, from the newest pod of each (as the SDK keeps them)."""
+    """Build one step per role and index from the newest pod of each, as the SDK does."""
     newest: dict[str, dict[str, Any]] = {}
     for pod in pods:
         name = step_name(pod)
@@ -141,9 +140,9 @@ def list_jobs(cluster: Any, status: str | None = None) -> list[JobSummary]:
     if status is not None and status not in STATUSES:
         raise UsageError(f"invalid status '{status}'", hint=f"use one of: {', '.join(STATUSES)}")
 
-    # Pods first, reduced to what a step needs; then each page of TrainJobs is summarized
-    # as it arrives, so no full TrainJob object outlives its page.
-    with _cyclic_gc_paused():
+    # Pods come first, reduced to what a step needs. Each page of TrainJobs is then
+    # summarized as it arrives, so no full TrainJob object outlives its page.
+    with cyclic_gc_paused():
         pods_by_job: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for pod in cluster.list_pods(label_selector=NODE_PODS_SELECTOR):
             owner = ((pod.get("metadata") or {}).get("labels") or {}).get(JOBSET_NAME_LABEL)
@@ -154,24 +153,6 @@ def list_jobs(cluster: Any, status: str | None = None) -> list[JobSummary]:
     if status:
         summaries = [s for s in summaries if s.status == status]
     return sorted(summaries, key=lambda s: s.created, reverse=True)
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while decoded pages pile up, then restore its state.
-
-    Decoding a page creates hundreds of thousands of dicts and lists, none in a reference
-    cycle, yet each allocation burst triggers collections that walk every live object. With
-    20,000 jobs those collections took about half of the listing's CPU time (measured with
-    bench/jobs_listing.py). Reference counting still frees every page as soon as it is dropped.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _slim_pod(pod: dict[str, Any]) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def test_hallucinated_option_is_repaired_once(llm, capsys):
     assert len(llm.requests) == 2
     repair = llm.requests[1]["body"]["messages"][-1]
     assert repair["role"] == "tool"
-    assert "epoch" in repair["content"] and "did you mean epochs" in repair["content"]
+    assert "epoch" in repair["content"]
+    assert "did you mean epochs" in repair["content"]
 
 
 def test_invalid_plan_twice_stops(llm, capsys):

@@ -58,7 +58,8 @@ def test_planned_delete_of_foreign_job_is_refused(env, llm, capsys):
     err = capsys.readouterr().err
 
     assert code == 6
-    assert "data-scientist" in err and prod in err
+    assert "data-scientist" in err
+    assert prod in err
     assert prod in job_names(env)
 
 
@@ -69,7 +70,8 @@ def test_readonly_persona_rejects_write_plan_before_preview(env, llm, capsys):
     captured = capsys.readouterr()
 
     assert code == 6
-    assert "readonly" in captured.err and "fine-tune" in captured.err
+    assert "readonly" in captured.err
+    assert "fine-tune" in captured.err
     assert "+ TrainJob" not in captured.out
     assert job_names(env) == [job_names(env)[0]]
 
@@ -161,7 +163,8 @@ def test_edit_step_revalidates(env):
 
     assert edited.steps[0].args["epochs"] == 5
     assert edited.steps[0].args["batch_size"] == 8
-    assert "--epochs" in edited.steps[0].argv and "5" in edited.steps[0].argv
+    assert "--epochs" in edited.steps[0].argv
+    assert "5" in edited.steps[0].argv
     with pytest.raises(Exception) as invalid:
         edit_step(plan, 0, ["--epoch", "5"], root)
     assert "--epoch" in str(invalid.value)
@@ -177,4 +180,5 @@ def test_foreign_job_delete_needs_platform_admin(env, capsys, persona, allowed):
     assert (code == 0) is allowed
     assert (prod in job_names(env)) is not allowed
     if not allowed:
-        assert code == 6 and persona in err
+        assert code == 6
+        assert persona in err

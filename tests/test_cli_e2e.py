@@ -14,7 +14,8 @@ def test_ask_dry_run_without_cluster(offline):
     assert result.code == 0, result.stderr
     assert "kfai fine-tune meta-llama/Llama-3.2-1B-Instruct --dataset hf://tatsu-lab/alpaca --epochs 3" in result.stdout
     assert "+ TrainJob default/" in result.stdout
-    assert "runtimeRef" in result.stdout and "torchtune-llama3.2-1b" in result.stdout
+    assert "runtimeRef" in result.stdout
+    assert "torchtune-llama3.2-1b" in result.stdout
     assert "epochs=3" in result.stdout
     assert "verdict" in result.stdout
     assert "--kubeconfig" in result.stderr
@@ -134,8 +135,8 @@ def test_logs_follow_failed_job_exits_8(cluster, kfai):
 def test_jobs_delete_needs_approval(cluster, kfai):
     assert kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--name", "to-delete", "--yes").code == 0
 
-    refused = kfai("jobs", "delete", "to-delete")
-    assert refused.code == 7
+    unapproved = kfai("jobs", "delete", "to-delete")
+    assert unapproved.code == 7
     assert cluster.store.find("trainjobs", "default", "to-delete") is not None
 
     deleted = kfai("jobs", "delete", "to-delete", "--yes")
@@ -162,7 +163,8 @@ def test_logs_follow_waits_for_pending_pod(cluster, kfai):
     result = kfai("logs", "slow-start", "-f")
 
     assert result.code == 0, result.stderr
-    assert "waiting: pod" in result.stderr and "Pending" in result.stderr
+    assert "waiting: pod" in result.stderr
+    assert "Pending" in result.stderr
     assert "Training complete" in result.stdout
 
 

@@ -115,10 +115,10 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
-def _typed_args(info: Any, params: dict[str, Any], given: dict[str, Any], global_params: dict[str, Any]) -> dict[str, Any]:
-    """The step's args as parsed: only the keys given, with click's typed values."""
-    typed = {key: params[key] for key in given if key in params}
-    if "namespace" in given and "namespace" in global_params:
+def _typed_args(info: Any, params: dict[str, Any], planned: dict[str, Any], global_params: dict[str, Any]) -> dict[str, Any]:
+    """Return the planned keys of a step with the values click parsed for them."""
+    typed = {key: params[key] for key in planned if key in params}
+    if "namespace" in planned and "namespace" in global_params:
         typed["namespace"] = global_params["namespace"]
     return typed
 

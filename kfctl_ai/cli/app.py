@@ -83,5 +83,5 @@ def create_app() -> typer.Typer:
 
 @cache
 def build_command() -> typer.main.TyperGroup:  # type: ignore[name-defined]
-    """The click command tree behind the app, built once per process."""
+    """Build the click command tree behind the app, once per process."""
     return typer.main.get_command(create_app())

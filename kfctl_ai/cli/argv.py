@@ -1,8 +1,8 @@
 """Move global options typed after the subcommand to the front, as kubectl users expect.
 
 `kfai jobs -n team-a` and `kfai -n team-a jobs` mean the same. Click only accepts group
-options before the subcommand, so the argument list is rewritten once before parsing;
-the typed command line and a planned step's argv go through this same function.
+options before the subcommand, so the argument list is rewritten once before parsing.
+The typed command line and a planned step's argv both go through this function.
 """
 
 from __future__ import annotations

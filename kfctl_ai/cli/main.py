@@ -89,7 +89,7 @@ def run(args: list[str]) -> int:
         # Click usage errors: unknown option, bad value, missing argument.
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if not message.strip():
-            # `kfai` or a group with no subcommand: click printed the help, which is the answer.
+            # `kfai` or a group with no subcommand: click has printed the help, and that is the output.
             return int(getattr(exc, "exit_code", ExitCode.USAGE) or ExitCode.USAGE)
         ctx = getattr(exc, "ctx", None)
         where = ctx.command_path if ctx is not None else "kfai"

@@ -23,7 +23,7 @@ Optimizer = Annotated[Optional[Literal["adamw", "adamw8bit"]], typer.Option("--o
 BatchSize = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Samples per GPU per step (default: 4).", rich_help_panel=TRAINING)]
 SeqLen = Annotated[Optional[int], typer.Option("--seq-len", min=1, help="Tokens per sample, for the memory estimate (default: 2048).", rich_help_panel=TRAINING)]
 GradientCheckpointing = Annotated[Optional[bool], typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass (default: on).", rich_help_panel=TRAINING, show_default=False)]
-Loss = Annotated[Optional[Literal["ce", "chunked-ce"]], typer.Option("--loss", help="ce, or chunked-ce: torchtune's chunked cross-entropy that never holds the full fp32 logits (default: chunked-ce).", rich_help_panel=TRAINING)]
+Loss = Annotated[Optional[Literal["ce", "chunked-ce"]], typer.Option("--loss", help="ce, or chunked-ce: torchtune's chunked cross-entropy, which does not keep the full fp32 logits in memory (default: chunked-ce).", rich_help_panel=TRAINING)]
 Gpus = Annotated[Optional[int], typer.Option("--gpus", min=1, help="GPUs per node (default: the runtime's, else 1).", rich_help_panel=HARDWARE)]
 Nodes = Annotated[Optional[int], typer.Option("--nodes", min=1, help="Number of nodes (default: the runtime's, else 1).", rich_help_panel=HARDWARE)]
 GpuMemory = Annotated[Optional[float], typer.Option("--gpu-memory", min=1, help="GPU memory in GiB, for an estimate without a cluster.", rich_help_panel=HARDWARE)]

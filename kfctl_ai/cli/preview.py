@@ -1,9 +1,9 @@
 """Diff-style previews of what a command will create or delete, and the approval gate.
 
 A write shows the resource as `+` lines, a delete as `-` lines, followed by the
-equivalent kfai command line. Approval is asked on the terminal; with `--yes` it is
-given, with `--dry-run` the command stops after the preview, and with no terminal (or
-`--no-input`) kfai exits 7 instead of hanging or assuming yes.
+equivalent kfai command line. Approval is requested on the terminal. `--yes` gives it,
+and `--dry-run` stops after the preview. With no terminal (or with `--no-input`) kfai
+exits 7 instead of hanging or assuming yes.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ PLANNABLE_RISKS = {"read", "write", "delete"}
 
 
 def annotation_of(param: Any) -> Any:
-    """The Python type Typer parses the parameter into (`int`, `Literal[...]`, ...)."""
+    """Return the Python type Typer parses the parameter into (`int`, `Literal[...]`, ...)."""
     descriptor = getattr(param, "type_descriptor", None)
     return getattr(descriptor, "annotation", str)
 

@@ -46,7 +46,7 @@ class Session:
         return bool(self.settings.kubeconfig or default_kubeconfig_path())
 
     def namespace(self) -> str:
-        """The namespace a command acts on, without connecting when it can be avoided."""
+        """Return the namespace a command acts on, without connecting when that can be avoided."""
         if self.settings.namespace:
             return self.settings.namespace
         if self._cluster is not None or self.has_kubeconfig():

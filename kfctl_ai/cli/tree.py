@@ -36,7 +36,7 @@ class CommandInfo:
 
 
 def walk(root: Any) -> list[CommandInfo]:
-    """Every command path with a declared risk, in tree order (`runtimes`, `runtimes show`, ...)."""
+    """List every command path with a declared risk, in tree order (`runtimes`, `runtimes show`, ...)."""
     ctx = typer.Context(root, info_name="kfai")
     found: list[CommandInfo] = []
 
@@ -59,7 +59,7 @@ def find(root: Any, path: str) -> CommandInfo | None:
 
 
 def option_name(param: Any) -> str:
-    """The long spelling of an option (`--batch-size`), or its only one."""
+    """Return the long spelling of an option (`--batch-size`), or its only one."""
     longs = [o for o in param.opts if o.startswith("--")]
     return (longs or param.opts)[0]
 
@@ -91,7 +91,7 @@ def parse(root: Any, args: list[str]) -> ParsedCommand:
 
 
 def _global_prefix_length(args: list[str]) -> int:
-    """How many leading tokens are global options, after `hoist_global_options`."""
+    """Count the leading tokens that are global options, after `hoist_global_options`."""
     from kfctl_ai.cli.argv import FLAG_OPTIONS, VALUE_OPTIONS
 
     index = 0

@@ -1,8 +1,8 @@
 """Cluster checks a submission needs, each a named pass/warn/fail/skipped result.
 
-Each check reads the cluster once and never raises for a cluster problem: a failure
-becomes a failed check that keeps the `KfaiError` it came from, so `fine-tune` can stop
-with the right exit code while `preflight` reports every check at once.
+Each check reads the cluster once and does not raise for a cluster problem. A failure
+becomes a failed check that keeps the `KfaiError` it came from. So `fine-tune` can stop
+with the right exit code, while `preflight` reports every check at once.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def check_quota(cluster: Any, gpus: int, cpu: float = 0.0, memory_bytes: float =
     if not quotas:
         return Check("quota", "pass", f"no ResourceQuota in namespace '{cluster.namespace}'")
 
-    wanted = {
+    requested = {
         "requests.nvidia.com/gpu": float(gpus),
         "limits.nvidia.com/gpu": float(gpus),
         "requests.cpu": cpu,
@@ -145,7 +145,7 @@ def check_quota(cluster: Any, gpus: int, cpu: float = 0.0, memory_bytes: float =
     for quota in quotas:
         hard = ((quota.get("status") or {}).get("hard")) or (quota.get("spec") or {}).get("hard") or {}
         used = ((quota.get("status") or {}).get("used")) or {}
-        for key, amount in wanted.items():
+        for key, amount in requested.items():
             if not amount or key not in hard:
                 continue
             left = _quantity(hard[key]) - _quantity(used.get(key, 0))

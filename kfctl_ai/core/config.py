@@ -128,7 +128,7 @@ def check_key(key: str) -> None:
 
 
 def effective_settings(settings: Settings) -> dict[str, dict[str, Any]]:
-    """Each setting's value and where it came from: flag, env, file or default."""
+    """Return each setting's value and its source: flag, env, file or default."""
     file_values = read_config_file()
     env_values = read_environment()
     defaults = Settings()

@@ -1,7 +1,7 @@
 """Exit codes and the exceptions that carry them.
 
-Every error a user can cause is a `KfaiError`: its message says what failed and on
-which value, and `hint` says what to do next. The CLI prints both on one line each
+Every error a user can cause is a `KfaiError`: its message states what failed and on
+which value, and `hint` names what to do next. The CLI prints both on one line each
 and exits with `exit_code`; anything else is a bug and exits with `ExitCode.BUG`.
 """
 

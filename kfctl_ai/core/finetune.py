@@ -49,7 +49,7 @@ class FineTunePlan:
     notes: list[str] = field(default_factory=list)
 
     def argv(self) -> list[str]:
-        """The equivalent typed command, with every resolved value spelled out."""
+        """Return the equivalent typed command, with every resolved value spelled out."""
         r = self.request
         argv = ["kfai", "fine-tune", r.model_id, "--dataset", r.dataset_uri, "--runtime", r.runtime.name, "--name", r.name]
         for option, value in (

@@ -31,7 +31,7 @@ def _summary(result: Any) -> dict[str, Any]:
 
 
 def record(plan: dict[str, Any], approval: str, results: list[Any], error: str | None = None) -> None:
-    """Append one executed plan; a history that cannot be written never fails the plan."""
+    """Append one executed plan. An OSError while writing is ignored, so the plan still succeeds."""
     entry = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "sentence": plan.get("sentence"),

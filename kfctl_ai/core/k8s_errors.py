@@ -111,7 +111,7 @@ def translate(
             return UsageError(f"{action} {target} was rejected by the cluster: {reason}")
         if status is not None and status >= 500:
             return ClusterUnavailableError(
-                f"{action} {target} failed: the API server answered {status} {reason}",
+                f"{action} {target} failed: the API server returned {status} {reason}",
                 hint="retry in a moment; if it persists, check the API server and the Trainer controller",
             )
         return None

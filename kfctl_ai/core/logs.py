@@ -130,8 +130,8 @@ def follow_log_batches(
         # end counts only once the container has stopped.
         phase = ((cluster.read_pod(name).get("status")) or {}).get("phase")
         if dropped:
-            # A plain read is one short response that a proxy cutting long-lived streams
-            # lets through; it catches up on what the cut stream did not deliver.
+            # A plain read is one short response, which a proxy that cuts long-lived streams
+            # lets through. It catches up on what the cut stream did not deliver.
             lines = _read_all(cluster, name, container)
             if len(lines) > delivered:
                 yield lines[delivered:]

@@ -67,8 +67,8 @@ class PreflightReport:
     def blocking_error(self, force: bool = False) -> KfaiError | None:
         """Return the first failed check's error, which stops a submission.
 
-        With `force`, capacity problems (exit 3: quota, GPUs) no longer block, since the
-        job can wait for capacity; a missing runtime, namespace or permission still does.
+        With `force`, capacity problems (exit 3: quota, GPUs) no longer block, because the
+        job can wait for capacity. A missing runtime, namespace or permission still blocks.
         """
         for check in self.checks:
             if check.status != "fail" or check.error is None:
@@ -166,16 +166,16 @@ def _choose_gpu(nodes: list[GpuNode], gpus_per_node: int, replicas: int, gpu_typ
     if gpu_type:
         nodes = [n for n in nodes if n.product and product_matches(gpu_type, n.product)]
     if not nodes:
-        what = f"{gpu_type} GPUs" if gpu_type else "GPUs"
-        error = DoesNotFitError(f"no node in the cluster has {what}", hint="pick a GPU type the cluster has (`kfai cluster gpus`)")
+        missing = f"{gpu_type} GPUs" if gpu_type else "GPUs"
+        error = DoesNotFitError(f"no node in the cluster has {missing}", hint="pick a GPU type the cluster has (`kfai cluster gpus`)")
         return {"source": "cluster", "memory_gib": None}, Check("gpus", "fail", error.message, error)
 
     big_enough = [n for n in nodes if n.allocatable >= gpus_per_node]
     if not big_enough:
-        most = max(n.allocatable for n in nodes)
+        max_gpus = max(n.allocatable for n in nodes)
         error = DoesNotFitError(
-            f"no node has {gpus_per_node} GPUs; the largest has {most}",
-            hint=f"use --gpus {most} or fewer per node, and more --nodes if needed",
+            f"no node has {gpus_per_node} GPUs; the largest has {max_gpus}",
+            hint=f"use --gpus {max_gpus} or fewer per node, and more --nodes if needed",
         )
         return {"source": "cluster", "memory_gib": None}, Check("gpus", "fail", error.message, error)
     free_now = [n for n in big_enough if n.free >= gpus_per_node]

@@ -142,7 +142,7 @@ def parse_runtimes(objects: list[dict[str, Any]]) -> list[RuntimeInfo]:
 
 @lru_cache(maxsize=1)
 def upstream_runtime_objects() -> tuple[dict[str, Any], ...]:
-    """The ClusterTrainingRuntimes that Kubeflow Trainer v2.3.0 installs, for previews without a cluster."""
+    """Load the ClusterTrainingRuntimes that Kubeflow Trainer v2.3.0 installs, for previews without a cluster."""
     import yaml
 
     text = resources.files("kfctl_ai.core.data").joinpath("upstream_runtimes.yaml").read_text()
@@ -181,9 +181,9 @@ def _same_model(runtime_model: str | None, model_id: str) -> bool:
 def rank_for_model(runtimes: list[RuntimeInfo], model_id: str) -> list[RuntimeMatch]:
     """Rank the runtimes that can train `model_id`, best first.
 
-    A torchtune runtime built for the model runs `fine-tune` as is; a generic PyTorch or
+    A torchtune runtime built for the model runs `fine-tune` as is. A generic PyTorch or
     DeepSpeed runtime can train it only with your own script (`kfai train`). Torchtune
-    runtimes for other models are left out: their recipe config names one model.
+    runtimes for other models are left out, because their recipe config names one model.
     """
     matches: list[RuntimeMatch] = []
     for runtime in runtimes:

@@ -1,8 +1,8 @@
 """Build the TrainJob for a fine-tune through the Kubeflow SDK's own types.
 
 The same SDK objects (`BuiltinTrainer`, `TorchTuneConfig`, `Initializer`, options) serve
-the preview and the submission: `preview_trainjob` assembles the object with the SDK's
-public helpers, and `submit` hands the same inputs to `TrainerClient.train`, so what the
+the preview and the submission. `preview_trainjob` assembles the object with the SDK's
+public helpers, and `submit` passes the same inputs to `TrainerClient.train`. So what the
 user approves is what the API server receives.
 """
 

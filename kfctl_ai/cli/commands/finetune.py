@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[Optional[int], typer.Option("--epochs", min=1, help="Training epochs (default: the runtime's recipe, 1 upstream).")] = None,
         name: Annotated[Optional[str], typer.Option("--name", help="TrainJob name (default: model-dataset-xxxxx).")] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help="Preview only: create nothing.")] = False,
-        force: Annotated[bool, typer.Option("--force", help="Submit even when preflight says it does not fit.")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Submit even when preflight reports that it does not fit (memory, GPUs or quota).")] = False,
         method: opt.Method = None,
         lora_rank: opt.LoraRank = None,
         lora_targets: opt.LoraTargets = None,

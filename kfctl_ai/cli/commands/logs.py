@@ -81,7 +81,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _final_status(cluster: Any, job: str) -> str:
-    """The job's status once the followed step has ended, waiting briefly for the controller."""
+    """Return the job's status once the followed step has ended, waiting briefly for the controller."""
     from kfctl_ai.core.errors import JobFailedError, TimedOutError
     from kfctl_ai.core.jobs import wait_for_job
 

@@ -14,7 +14,7 @@ from kfctl_ai.core.errors import ExitCode
 
 
 def cluster_or_none(session: Any) -> Any | None:
-    """The configured cluster, or None when there is no kubeconfig at all (estimate only)."""
+    """Return the configured cluster, or None when there is no kubeconfig at all (estimate only)."""
     if not session.has_kubeconfig():
         return None
     return session.cluster()
@@ -67,6 +67,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(int(ExitCode.DOES_NOT_FIT))
         blocking = report.blocking_error()
         if blocking is not None:
-            # The report is printed; the exit code says which check would stop a submission.
+            # The report is printed. The exit code names the check that would stop a submission.
             raise typer.Exit(int(blocking.exit_code))
         return data

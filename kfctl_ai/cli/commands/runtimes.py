@@ -43,7 +43,7 @@ def _show_table(console: Console, data: dict[str, Any]) -> None:
 
 
 def available_runtimes(session: Any) -> tuple[list[Any], str]:
-    """The cluster's runtimes, or the upstream ones when no cluster is configured."""
+    """Return the cluster's runtimes, or the upstream ones when no cluster is configured."""
     from kfctl_ai.core.runtimes import parse_runtimes, upstream_runtimes
 
     if not session.has_kubeconfig():

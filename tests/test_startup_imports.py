@@ -39,3 +39,17 @@ def test_start_up_skips_heavy_imports(args: list[str], tmp_path) -> None:
     assert report["printed"].strip()
     imported = sorted(set(HEAVY_PACKAGES) & set(report["modules"]))
     assert imported == [], f"kfai {' '.join(args)} imported {imported}"
+
+
+def test_offline_plan_parses_options_without_pydantic(tmp_path) -> None:
+    # typer converts option values through pydantic unless kfai's plain converters answer
+    # first (kfctl_ai/cli/coercion.py); pydantic alone costs more than typer's own import.
+    args = ["ask", "--plan-only", "train llama 3.2 on alpaca, 3 epochs"]
+    completed = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], env=clean_env(tmp_path),
+                               capture_output=True, text=True, timeout=60)
+    report = json.loads(completed.stderr.strip().splitlines()[-1])
+
+    assert report["code"] == 0
+    assert "fine-tune" in report["printed"]
+    imported = sorted({*HEAVY_PACKAGES, "pydantic"} & set(report["modules"]))
+    assert imported == [], f"kfai ask --plan-only imported {imported}"

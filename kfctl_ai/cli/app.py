@@ -84,4 +84,8 @@ def create_app() -> typer.Typer:
 @cache
 def build_command() -> typer.main.TyperGroup:  # type: ignore[name-defined]
     """Build the click command tree behind the app, once per process."""
-    return typer.main.get_command(create_app())
+    from kfctl_ai.cli.coercion import use_plain_conversion
+
+    command = typer.main.get_command(create_app())
+    use_plain_conversion(command)
+    return command

@@ -6,7 +6,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 _STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
 _VERDICT_STYLE = {"fits": "bold green", "tight": "bold yellow", "does_not_fit": "bold red", "unknown": "bold"}
@@ -20,6 +19,8 @@ def preflight_table(console: Console, data: dict[str, Any]) -> None:
     setup = data.get("setup") or {}
     described = ", ".join(f"{k}={v}" for k, v in setup.items() if v is not None)
     console.print(f"[bold]setup:[/bold] {escape(described)}", highlight=False)
+
+    from rich.table import Table  # off the start-up path: only tables need it
 
     breakdown = Table(box=None, pad_edge=False, show_header=True)
     breakdown.add_column("MEMORY PER GPU")

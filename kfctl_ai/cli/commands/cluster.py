@@ -6,7 +6,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from kfctl_ai.cli.registry import command
 
@@ -15,6 +14,8 @@ def _table(console: Console, data: dict[str, Any]) -> None:
     if not data["nodes"]:
         console.print("No GPU nodes in the cluster.")
         return
+    from rich.table import Table  # off the start-up path: only tables need it
+
     table = Table(box=None, pad_edge=False)
     for column in ("NODE", "GPU", "MEMORY GiB", "ALLOCATABLE", "REQUESTED", "FREE"):
         table.add_column(column)

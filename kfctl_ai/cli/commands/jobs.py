@@ -7,7 +7,6 @@ from typing import Annotated, Any, Optional, Literal
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from kfctl_ai.cli.preview import Change, preview_and_approve, print_command_line, render_change
 from kfctl_ai.cli.completion import complete_job_names
@@ -21,6 +20,8 @@ def _list_table(console: Console, data: dict[str, Any]) -> None:
     if not jobs:
         console.print(f"No TrainJobs in namespace '{data['namespace']}'" + (f" with status {data['status']}." if data.get("status") else "."))
         return
+    from rich.table import Table  # off the start-up path: only tables need it
+
     table = Table(box=None, pad_edge=False)
     for column in ("NAME", "STATUS", "RUNTIME", "MODEL", "CREATED", "STEPS"):
         table.add_column(column, overflow="fold")
@@ -39,6 +40,8 @@ def _show_table(console: Console, data: dict[str, Any]) -> None:
             console.print(f"[bold]{key}:[/bold] {escape(str(job[key]))}", highlight=False)
     console.print(f"[bold]managed by kfai:[/bold] {'yes' if job['managed_by_kfai'] else 'no'}")
     if job["steps"]:
+        from rich.table import Table  # off the start-up path: only tables need it
+
         table = Table(box=None, pad_edge=False, title_justify="left")
         for column in ("STEP", "POD", "PHASE", "GPUS"):
             table.add_column(column)

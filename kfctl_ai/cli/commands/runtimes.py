@@ -7,7 +7,6 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from kfctl_ai.cli.completion import complete_model_names, complete_runtime_names
 from kfctl_ai.cli.registry import RISKS, command
@@ -19,6 +18,8 @@ def _table(console: Console, data: dict[str, Any]) -> None:
     if not rows:
         console.print("No runtimes found." if not data.get("model") else f"No runtime can train {data['model']}.")
         return
+    from rich.table import Table  # off the start-up path: only tables need it
+
     table = Table(box=None, pad_edge=False)
     ranked = data.get("model") is not None
     columns = ("NAME", "FRAMEWORK", "NODES", "GPUS/NODE", "MODEL") + (("FIT",) if ranked else ("IMAGE",))

@@ -26,7 +26,7 @@ FLOATS = ["0.5", "2e-5", "1E5", "-0", "3.", ".5", "inf", "nan", "1_0", "abc", ""
 
 
 def tree_parameters() -> list[tuple[str, _click.Command, _click.Parameter]]:
-    """Every parameter in the tree, with the command that owns it, help options included."""
+    """Return every parameter in the tree with the command that owns it, help options included."""
     found = []
 
     def visit(command: _click.Command, path: str) -> None:
@@ -51,7 +51,7 @@ def samples(annotation: Any) -> list[Any]:
 
 
 def outcome(converter: Any, param: _click.Parameter, context: _click.Context, value: Any) -> tuple[str, Any]:
-    """The converted value with its type, or the error message a user would see."""
+    """Return the converted value with its type, or the error message a user would see."""
     try:
         result = converter.coerce(value, param=param, ctx=context)
     except BadParameter as error:
@@ -64,7 +64,7 @@ def outcome(converter: Any, param: _click.Parameter, context: _click.Context, va
 PARAMETERS = tree_parameters()
 
 
-def test_the_tree_has_the_parameter_kinds_this_file_checks() -> None:
+def test_tree_parameter_kinds_are_sampled() -> None:
     kinds = {param.type_descriptor.annotation for _, _, param in PARAMETERS}
     # A new kind of parameter (a Path, an Enum) needs samples here before it is trusted.
     assert {str, int, float, bool} <= kinds

@@ -90,7 +90,7 @@ def _plain_converter(annotation: Any, info: Any) -> Callable[[Any, Any], Any] | 
 
 @dataclass(frozen=True)
 class PlainRuntimeParam(RuntimeParam):
-    """typer's converter contract, answered without pydantic where the answer is plain."""
+    """A typer converter that converts plain values itself and passes the rest to typer."""
 
     convert: Callable[[Any, Any], Any] = field(default=_plain_str)
     # typer's own converter, built the first time a value needs it.

@@ -38,6 +38,17 @@ def test_default_level(kfai_offline) -> None:
     assert settings["no_input"] == {"value": False, "source": "default"}
 
 
+def test_view_table_spells_values_as_config(kfai_offline) -> None:
+    result = kfai_offline("--no-input", "config", "view")
+    lines = result.stdout.splitlines()
+
+    assert result.code == 0
+    assert "namespace: (not set)  (default)" in lines
+    assert "no_input: true  (flag)" in lines
+    assert "None" not in result.stdout
+    assert "True" not in result.stdout
+
+
 def test_file_level(kfai_offline, tmp_path) -> None:
     write_config(tmp_path, persona="ml-engineer", llm_model="ollama/llama3.2")
 

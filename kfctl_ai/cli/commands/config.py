@@ -9,6 +9,21 @@ import typer
 from kfctl_ai.cli.registry import command
 
 
+def _shown(value: Any) -> str:
+    """Return a setting as the config file would spell it, or "(not set)"."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _print_settings(console: Any, data: dict[str, Any]) -> None:
+    console.print(f"[dim]file: {data['path']}[/dim]", highlight=False)
+    for key, entry in data["settings"].items():
+        console.print(f"{key}: {_shown(entry['value'])}  [dim]({entry['source']})[/dim]", highlight=False)
+
+
 def register(app: typer.Typer) -> None:
     group = typer.Typer(no_args_is_help=True)
 
@@ -22,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
         session = ctx.obj
         data = {"path": str(config_path()), "settings": effective_settings(session.settings)}
-        session.output.emit(data, lambda console, d: [console.print(f"{k}: {v['value']}  [dim]({v['source']})[/dim]", highlight=False) for k, v in d["settings"].items()])
+        session.output.emit(data, _print_settings)
         return data
 
     @command(group, "config get", "read")
@@ -37,7 +52,7 @@ def register(app: typer.Typer) -> None:
         check_key(key)
         entry = effective_settings(session.settings)[key]
         data = {"key": key, **entry}
-        session.output.emit(data, lambda console, d: console.print(str(d["value"] if d["value"] is not None else ""), highlight=False))
+        session.output.emit(data, lambda console, d: console.print("" if d["value"] is None else _shown(d["value"]), highlight=False))
         return data
 
     @command(group, "config set", "local")

@@ -288,6 +288,41 @@ def test_negated_delete_dropped() -> None:
     assert [step["command"] for step in plan.steps] == ["logs"]
 
 
+@pytest.mark.parametrize(
+    "sentence",
+    ["delete every job except abc123", "delete all but abc123", "delete all jobs but keep abc123",
+     "remove all failed jobs except fail-1", "remove jobs apart from abc123", "kill every run other than w1"],
+)
+def test_delete_all_except_plans_nothing(sentence: str) -> None:
+    plan = plan_sentence(sentence)
+
+    assert plan.steps == []
+    assert "bulk delete" in plan.message
+
+
+@pytest.mark.parametrize(("sentence", "deleted", "kept"), [
+    ("delete job w1 but keep job w2", ["w1"], "'w2'"),
+    ("delete fail-1, but leave job fail-2 alone", ["fail-1"], "'fail-2'"),
+    ("delete job fail-1 except job fail-2", ["fail-1"], "'fail-2'"),
+    ("delete w1 and w2, but not w3", ["w1", "w2"], None),
+    ("delete abc123, keep the rest", ["abc123"], None),
+])
+def test_delete_skips_jobs_named_to_keep(sentence: str, deleted: list[str], kept: str | None) -> None:
+    plan = plan_sentence(sentence)
+
+    assert [step["args"]["job"] for step in plan.steps] == deleted
+    assert {step["command"] for step in plan.steps} == {"jobs delete"}
+    if kept is not None:
+        assert any(kept in warning for warning in plan.warnings), plan.warnings
+
+
+@pytest.mark.parametrize("job", ["not-needed-7", "keep-me-2", "except-1"])
+def test_job_names_with_cue_words_deleted(job: str) -> None:
+    plan = plan_sentence(f"delete job {job}")
+
+    assert plan.steps == [{"command": "jobs delete", "args": {"job": job}}]
+
+
 def test_plain_delete_kept() -> None:
     plan = plan_sentence("delete job old-run-7")
     assert plan.steps == [{"command": "jobs delete", "args": {"job": "old-run-7"}}]

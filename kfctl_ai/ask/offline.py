@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from kfctl_ai.ask import offline_names as names
 from kfctl_ai.ask import offline_options as options
-from kfctl_ai.ask.offline_intents import BULK_DELETE, ClauseCues, classify_clause, mentions_every_job
+from kfctl_ai.ask.offline_intents import BULK_DELETE, ClauseCues, before_exclusion, classify_clause, mentions_every_job
 from kfctl_ai.ask.offline_models import ModelMention, find_models, model_identity
 from kfctl_ai.ask.offline_text import (
     Clause,
@@ -96,6 +96,7 @@ class _Analysis:
     job_names: list[str]
     refers_back: bool
     unrecognised_delete_targets: list[str]
+    kept_jobs: list[str]
 
 
 def plan_sentence(sentence: str) -> OfflinePlan:
@@ -231,8 +232,15 @@ def _analyse(clause: Clause, earlier: list[_Analysis]) -> _Analysis:
     values["framework"] = names.find_framework(masked)
     if models:
         values["model"] = models[0].value
-    unrecognised = names.find_unrecognised_delete_targets(masked, job_names) if command == "jobs delete" else []
-    return _Analysis(clause, command, models, [d.uri for d in datasets], values, job_names, refers_back, unrecognised)
+    unrecognised: list[str] = []
+    kept: list[str] = []
+    if command == "jobs delete":
+        # Only the part before "except", "but keep" and the like lists jobs to delete.
+        delete_text = before_exclusion(masked) or masked
+        kept = [job for job in job_names if job not in names.find_job_names(delete_text)]
+        job_names = [job for job in job_names if job not in kept]
+        unrecognised = names.find_unrecognised_delete_targets(delete_text, job_names)
+    return _Analysis(clause, command, models, [d.uri for d in datasets], values, job_names, refers_back, unrecognised, kept)
 
 
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
@@ -252,6 +260,12 @@ def _build_steps(analyses: list[_Analysis], plan: OfflinePlan, notes: list[str],
         if command == "jobs delete" and not allow_delete:
             notes.append("refused to delete a job in a sentence that also contains instructions to the planner")
             continue
+        if command == "jobs delete" and analysis.kept_jobs:
+            kept = ", ".join(f"'{job}'" for job in analysis.kept_jobs)
+            if not analysis.job_names:
+                notes.append(f"the sentence asks to keep {kept} and names no job to delete, so no job is deleted")
+                continue
+            notes.append(f"the plan does not delete {kept}, which the sentence asks to keep")
         if command == "jobs delete" and analysis.unrecognised_delete_targets:
             # A partial delete of a list is worse than none, so the whole delete is dropped.
             parts = ", ".join(f"'{part}'" for part in analysis.unrecognised_delete_targets)

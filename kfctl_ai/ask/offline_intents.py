@@ -16,6 +16,13 @@ _DELETE_VERB = re.compile(
     r"\b(?:delete|remove|cancel|kill|stop|terminate|abort|purge|wipe|nuke|get\s+rid\s+of|clean\s+up|tear\s+down)\b"
 )
 _BULK = re.compile(r"\b(?:all|every|everything|each|entire|any)\b|\b(?:train)?jobs\b|\bruns\b")
+# "delete every job except abc123", "delete w1 but keep w2": the jobs named after the cue stay.
+# The look-arounds keep job names such as not-needed-7 from counting as a cue.
+_EXCLUSION = re.compile(
+    r"(?<![\w-])(?:except|excluding|exclude|besides|apart\s+from|other\s+than|save\s+for|but\s+not|not"
+    r"|keep(?:ing)?|leav(?:e|ing)|spar(?:e|ing)|(?:all|every\w*|each)\s+(?:(?:train)?jobs?\s+|runs?\s+)?but)(?![\w-])"
+)
+_LIST_END = re.compile(r"(?:[\s,;]|\band\b|\bbut\b)+$")
 _JOB_WORD = re.compile(r"\b(?:train)?jobs?\b|\bruns?\b|\btraining\b")
 _WAIT = re.compile(
     r"\bwait(?:ing)?\b|\bblock\s+until\b|\buntil\s+(?:it|the\s+job)\s+(?:is\s+)?(?:done|finishe?s|completes)\b"
@@ -111,7 +118,7 @@ def classify_clause(cues: ClauseCues) -> str | None:
     job_target = names or (cues.refers_back and cues.previous_job)
 
     if _DELETE_VERB.search(text) and not _NEGATED_DELETE.search(text):
-        if not names and _BULK.search(text):
+        if (not names or _EXCLUSION.search(text)) and _BULK.search(text):
             return BULK_DELETE
         if job_target or (_JOB_WORD.search(text) and not cues.has_model):
             return "jobs delete"
@@ -176,6 +183,17 @@ def _classify_training_request(cues: ClauseCues) -> str | None:
         # "then run it on 4 GPUs": the same training again, or the training a check was for.
         return "train" if cues.previous_command == "train" else "fine-tune"
     return None
+
+
+def before_exclusion(text: str) -> str | None:
+    """Return the part of a clause before it names jobs to keep, or None when it names none.
+
+    "delete w1 and w2, but not w3" gives "delete w1 and w2".
+    """
+    match = _EXCLUSION.search(text)
+    if match is None:
+        return None
+    return _LIST_END.sub("", text[: match.start()])
 
 
 def mentions_every_job(text: str) -> bool:

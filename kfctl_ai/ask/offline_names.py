@@ -42,6 +42,7 @@ STOP_WORDS = frozenset(
     it's that's instead just only like as if whether than but by up down out over about
     finish finishes ends end completes starts started fails fail succeeds should would could
     can will may might must need needs want wants list summary history
+    except excluding besides apart other others than keep keeping leave leaving spare sparing
     """.split()
 )
 

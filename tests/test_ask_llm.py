@@ -130,3 +130,34 @@ def test_unreachable_llm_exits_5(llm, capsys, monkeypatch):
     assert code == 5
     assert "cannot reach the LLM" in err
     assert SECRET_KEY not in err + out
+
+
+@pytest.mark.parametrize(("tool", "args", "message"), [
+    ("jobs_show", {"job": True}, "'job' must be a string or a number, got True"),
+    ("jobs_show", {"job": ["ftjob"]}, "'job' must be a string or a number, got ['ftjob']"),
+    ("jobs_delete", {"job": None}, "Missing argument"),
+    ("train", {"script": "train.py", "env": [None]}, "'env' must be a string or a number, got None"),
+    ("fine_tune", {"model": "llama 3.2", "dataset": "alpaca", "gradient_checkpointing": ""}, "'gradient_checkpointing' must be true or false, got ''"),
+])
+def test_llm_wrong_json_types_rejected(llm, capsys, tool, args, message):
+    # The planner asks the LLM once more with the error, so both replies carry the same call.
+    for _ in range(2):
+        llm.queue(Reply(tool_calls=[tool_call(tool, args)]))
+
+    code, out, err = plan_only(capsys, "do what the tool call says")
+
+    assert code == 2, err
+    assert message in err
+    assert json.loads(out)["error"] == "invalid_plan"
+
+
+def test_llm_null_optional_is_not_given(llm, capsys):
+    llm.queue(Reply(tool_calls=[tool_call("fine_tune", {"model": "llama 3.2", "dataset": "alpaca", "epochs": None, "name": None})]))
+
+    code, out, err = plan_only(capsys, "train llama 3.2 on alpaca")
+
+    assert code == 0, err
+    step = json.loads(out)["steps"][0]
+    assert "epochs" not in step["args"]
+    assert "--epochs" not in step["argv"]
+    assert "None" not in step["argv"]

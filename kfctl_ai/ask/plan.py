@@ -75,15 +75,22 @@ def _param_key(param: Any) -> str:
 
 
 def build_argv(info: Any, args: dict[str, Any]) -> list[str]:
-    """Spell `args` as a command line for the command `info` (a `tree.CommandInfo`)."""
+    """Spell `args` as a command line for the command `info` (a `tree.CommandInfo`).
+
+    A null value counts as not given. A value of the wrong JSON type (a list for a single
+    value, a boolean for a name, an empty string for a flag) is rejected here, because its
+    text form ("None", "True", "['a']") would pass the parser as a different value.
+    """
     from kfctl_ai.cli.tree import STEP_GLOBAL_OPTIONS, option_name
 
     params = {_param_key(p): p for p in info.params}
     positional: list[str] = []
     options: list[str] = []
     for key, value in args.items():
+        if value is None:
+            continue
         if key in STEP_GLOBAL_OPTIONS:
-            options += [STEP_GLOBAL_OPTIONS[key], str(value)]
+            options += [STEP_GLOBAL_OPTIONS[key], _scalar_text(key, value)]
             continue
         param = params.get(key)
         if param is None:
@@ -91,28 +98,42 @@ def build_argv(info: Any, args: dict[str, Any]) -> list[str]:
             close = difflib.get_close_matches(key, known, n=2, cutoff=0.6)
             suggestion = f"; did you mean {', '.join(close)}?" if close else f"; valid: {', '.join(known)}"
             raise UsageError(f"`kfai {info.path}` has no option '{key}'{suggestion}")
+
         if param.param_type_name == "argument":
-            positional.append(str(value))
+            positional.append(_scalar_text(key, value))
         elif getattr(param, "is_flag", False) and getattr(param, "secondary_opts", None):
-            if value is None:
-                continue
-            on = option_name(param)
-            options.append(on if _truthy(value) else param.secondary_opts[0])
+            options.append(option_name(param) if _flag_value(key, value) else param.secondary_opts[0])
         elif getattr(param, "is_flag", False):
-            if _truthy(value):
+            if _flag_value(key, value):
                 options.append(option_name(param))
-        elif getattr(param, "multiple", False) and isinstance(value, (list, tuple)):
-            for item in value:
-                options += [option_name(param), str(item)]
-        elif value is not None:
-            options += [option_name(param), str(value).lower() if isinstance(value, bool) else str(value)]
+        elif getattr(param, "multiple", False):
+            items = value if isinstance(value, (list, tuple)) else [value]
+            for item in items:
+                options += [option_name(param), _scalar_text(key, item)]
+        else:
+            options += [option_name(param), _scalar_text(key, value)]
     return ["kfai", *info.path.split(), *positional, *options]
 
 
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"true", "1", "yes", "on"}
-    return bool(value)
+_FLAG_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _flag_value(key: str, value: Any) -> bool:
+    """Return a flag's planned value: a JSON boolean, or true/false spelled as a word."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _FLAG_WORDS:
+        return _FLAG_WORDS[value.strip().lower()]
+    raise UsageError(f"'{key}' must be true or false, got {value!r}")
+
+
+def _scalar_text(key: str, value: Any) -> str:
+    """Return one planned value as the parser reads it: a string or a number, nothing else."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise UsageError(f"'{key}' must be a string or a number, got {value!r}"[:200])
+    return str(value)
 
 
 def _typed_args(info: Any, params: dict[str, Any], planned: dict[str, Any], global_params: dict[str, Any]) -> dict[str, Any]:
@@ -165,6 +186,8 @@ def validate_steps(raw_steps: list[dict[str, Any]], root: Any) -> tuple[list[Pla
         if not isinstance(args, dict):
             problems.append(f"{prefix}: 'args' must be an object, got {type(args).__name__}")
             continue
+        # LLMs send null for options they leave out.
+        args = {key: value for key, value in args.items() if value is not None}
         info = find(root, command)
         if info is None or info.risk not in {"read", "write", "delete"}:
             close = difflib.get_close_matches(command, paths, n=2, cutoff=0.5)

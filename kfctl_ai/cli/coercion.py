@@ -15,11 +15,13 @@ converters on the same values and fails when typer changes the slot or its behav
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal, get_args, get_origin
 
 from typer import _click
+from typer._click.exceptions import BadParameter
 from typer._coercion import RuntimeParam, build_runtime_param
 from typer.core import _TyperParameter
 
@@ -61,6 +63,15 @@ def _plain_float(value: Any, info: Any) -> Any:
     return value if _in_range(value, info) else _UNDECIDED
 
 
+def _not_finite(value: Any) -> bool:
+    """Tell whether a value reads as infinity or NaN ("inf", "-Infinity", "nan", "1e400")."""
+    try:
+        number = float(value.replace("_", "") if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        return False
+    return not math.isfinite(number)
+
+
 def _plain_strings(value: Any, _: Any) -> Any:
     if isinstance(value, (list, tuple)) and all(isinstance(item, str) for item in value):
         return list(value)
@@ -97,6 +108,9 @@ class PlainRuntimeParam(RuntimeParam):
     fallback: list[RuntimeParam] = field(default_factory=list, compare=False)
 
     def _coerce_value(self, value: Any, param: _TyperParameter, ctx: _click.Context) -> Any:
+        if self.annotation is float and _not_finite(value):
+            # typer accepts "inf", which no kfai option means and JSON output cannot carry.
+            raise BadParameter(f"{value!r} is not a finite number.", ctx=ctx, param=param)
         result = self.convert(value, self.parameter_info)
         if result is not _UNDECIDED:
             return result

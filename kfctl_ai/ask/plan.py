@@ -77,9 +77,9 @@ def _param_key(param: Any) -> str:
 def build_argv(info: Any, args: dict[str, Any]) -> list[str]:
     """Spell `args` as a command line for the command `info` (a `tree.CommandInfo`).
 
-    A null value counts as not given. A value of the wrong JSON type (a list for a single
-    value, a boolean for a name, an empty string for a flag) is rejected here, because its
-    text form ("None", "True", "['a']") would pass the parser as a different value.
+    A null value counts as not given. A value of the wrong JSON type is rejected here: a
+    list for a single value, a boolean for a name, an empty string for a flag. Their text
+    forms ("True", "['a']") would otherwise pass the parser as other values.
     """
     from kfctl_ai.cli.tree import STEP_GLOBAL_OPTIONS, option_name
 

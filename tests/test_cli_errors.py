@@ -174,3 +174,15 @@ def test_piped_into_head_keeps_exit_code(tmp_path):
 
     assert completed.returncode == 3
     assert "Traceback" not in completed.stderr
+
+
+def test_parser_error_hint_names_subcommand(tmp_path):
+    # click raises "does not take a value" and "requires an argument" without a context.
+    for args, where in [(("fine-tune", "x", "--dataset", "alpaca", "--gradient-checkpointing=true"), "kfai fine-tune"),
+                        (("-n", "team-a", "jobs", "show", "--tail"), "kfai jobs show"),
+                        (("fine-tune", "x", "--method"), "kfai fine-tune")]:
+        result = run_kfai(*args, env=clean_env(tmp_path))
+
+        assert result.code == 2, args
+        assert_one_line_error(result)
+        assert f"hint: see `{where} --help`" in result.stderr, result.stderr

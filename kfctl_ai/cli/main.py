@@ -52,6 +52,24 @@ def _print_error(fmt: str, message: str, hint: str | None, payload: dict[str, ob
         sys.stdout.write(json.dumps(payload, default=str) + "\n")
 
 
+def _command_path(root: object, args: list[str]) -> str:
+    """Return the command that `args` name ("kfai fine-tune"), for errors click raises without one."""
+    path = ["kfai"]
+    group = root
+    index = 0
+    while index < len(args):
+        token = args[index]
+        index += 2 if token in VALUE_OPTIONS else 1
+        if token.startswith("-"):
+            continue
+        sub = getattr(group, "commands", {}).get(token)
+        if sub is None:
+            break
+        path.append(token)
+        group = sub
+    return " ".join(path)
+
+
 def run(args: list[str]) -> int:
     """Run kfai with `args` (without the program name) and return the exit code."""
     args = hoist_global_options(args)
@@ -65,6 +83,7 @@ def run(args: list[str]) -> int:
 
     fmt = _requested_format(args)
     debug = "--debug" in args
+    command = None
     try:
         from kfctl_ai.cli.app import build_command
 
@@ -92,7 +111,7 @@ def run(args: list[str]) -> int:
             # `kfai` or a group with no subcommand: click has printed the help, and that is the output.
             return int(getattr(exc, "exit_code", ExitCode.USAGE) or ExitCode.USAGE)
         ctx = getattr(exc, "ctx", None)
-        where = ctx.command_path if ctx is not None else "kfai"
+        where = ctx.command_path if ctx is not None else _command_path(command, args)
         hint = f"see `{where} --help`"
         _print_error(fmt, message, hint, {"status": "error", "error": "invalid_usage", "message": message, "hint": hint, "exit_code": 2})
         return int(getattr(exc, "exit_code", ExitCode.USAGE) or ExitCode.USAGE)

@@ -50,8 +50,14 @@ class Session:
         if self.settings.namespace:
             return self.settings.namespace
         if self._cluster is not None or self.has_kubeconfig():
+            from kfctl_ai.core.errors import UsageError
+
             try:
                 return self.cluster().namespace
+            except UsageError:
+                # An invalid namespace in the kubeconfig context is reported here too, because
+                # a preview in "default" would show another namespace than the command uses.
+                raise
             except Exception:  # an unusable kubeconfig is reported by the command that needs it
                 return "default"
         return "default"

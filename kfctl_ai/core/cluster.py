@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from kfctl_ai.core.errors import ClusterUnavailableError
 from kfctl_ai.core.gc_pause import large_import
 from kfctl_ai.core.k8s_errors import translate
+from kfctl_ai.core.names import validate_namespace, validate_trainjob_name
 
 GROUP = "trainer.kubeflow.org"
 VERSION = "v1alpha1"
@@ -88,7 +89,17 @@ class Cluster:
 
         self.kubeconfig = path
         self.context = (chosen or {}).get("name")
-        self.namespace = namespace or context_namespace or "default"
+        if namespace is not None:
+            self.namespace = validate_namespace(namespace)
+        elif context_namespace:
+            self.namespace = validate_namespace(
+                context_namespace,
+                source=f"in context '{self.context}' of kubeconfig {path}",
+                hint=f"fix it with `kubectl config set-context {self.context} --namespace=NAME`, or pass -n NAMESPACE",
+            )
+        else:
+            # kubectl also reads an empty context namespace as "default".
+            self.namespace = "default"
         self.host = self.configuration.host
         self.api_client = client.ApiClient(self.configuration)
         self.core = client.CoreV1Api(self.api_client)
@@ -215,6 +226,7 @@ class Cluster:
                 return
 
     def get_trainjob(self, name: str) -> dict[str, Any]:
+        validate_trainjob_name(name)
         return self.call(
             lambda: self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, "trainjobs", name, _request_timeout=REQUEST_TIMEOUT
@@ -225,6 +237,9 @@ class Cluster:
         )
 
     def delete_trainjob(self, name: str) -> None:
+        # An empty name makes the path `.../trainjobs/`, and in the Kubernetes API a DELETE
+        # on a collection is deletecollection.
+        validate_trainjob_name(name)
         self.call(
             lambda: self.custom.delete_namespaced_custom_object(
                 GROUP, VERSION, self.namespace, "trainjobs", name, _request_timeout=REQUEST_TIMEOUT

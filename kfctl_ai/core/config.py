@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kfctl_ai.core.errors import UsageError
+from kfctl_ai.core.names import validate_namespace
 from kfctl_ai.core.personas import PERSONAS
 
 OUTPUT_FORMATS = ("table", "json", "yaml")
@@ -43,6 +44,8 @@ class Settings:
                 f"invalid persona '{self.persona}'",
                 hint=f"use one of: {', '.join(PERSONAS)}",
             )
+        if self.namespace is not None:
+            validate_namespace(self.namespace)
 
     def with_overrides(self, **overrides: Any) -> "Settings":
         """Return a copy where every override that is not None replaces the current value."""
@@ -109,11 +112,34 @@ def read_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
 
 def load_settings(**flags: Any) -> Settings:
     """Merge file, environment and flags; a flag left as None does not override."""
-    merged: dict[str, Any] = {}
-    merged.update(read_config_file())
-    merged.update(read_environment())
-    merged.update({key: value for key, value in flags.items() if value is not None})
-    return Settings(**merged)
+    file_values = read_config_file()
+    env_values = read_environment()
+    flag_values = {key: value for key, value in flags.items() if value is not None}
+    _check_namespace(file_values, env_values, flag_values)
+    return Settings(**{**file_values, **env_values, **flag_values})
+
+
+def _check_namespace(file_values: dict[str, Any], env_values: dict[str, Any], flag_values: dict[str, Any]) -> None:
+    """Validate the namespace that wins, with a message that names where it came from.
+
+    Only the winning value counts, so `kfai -n team-a config unset namespace` still runs
+    when the file contains an invalid one.
+    """
+    if "namespace" in flag_values:
+        validate_namespace(flag_values["namespace"], source="from -n/--namespace")
+    elif "namespace" in env_values:
+        validate_namespace(
+            env_values["namespace"],
+            source="from KFAI_NAMESPACE",
+            hint="set KFAI_NAMESPACE to an existing namespace, or unset it",
+        )
+    elif file_values.get("namespace") is not None:
+        path = config_path()
+        validate_namespace(
+            file_values["namespace"],
+            source=f"in config file {path}",
+            hint=f"fix or remove the `namespace` line in {path}, or run `kfai -n default config unset namespace`",
+        )
 
 
 def check_key(key: str) -> None:
@@ -155,8 +181,10 @@ def write_setting(key: str, value: str | None, path: Path | None = None) -> Path
     if value is None:
         data.pop(key, None)
     else:
+        if key == "namespace":
+            validate_namespace(value, hint="set an existing namespace, for example `kfai config set namespace team-a`")
         data[key] = _parse_bool(key, value) if key in _BOOLEAN_KEYS else value
-    Settings(**data)  # reject an invalid output format or persona before writing
+    Settings(**data)  # reject an invalid output format, persona or namespace before writing
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(data, sort_keys=True))
     return path

@@ -18,6 +18,7 @@ from typing import Any
 
 from kfctl_ai.core.errors import JobFailedError, TimedOutError, UsageError
 from kfctl_ai.core.gc_pause import cyclic_gc_paused
+from kfctl_ai.core.names import validate_trainjob_name
 from kfctl_ai.core.trainjob import MANAGED_BY_LABEL, MANAGED_BY_VALUE
 
 JOBSET_NAME_LABEL = "jobset.sigs.k8s.io/jobset-name"
@@ -170,6 +171,7 @@ def job_pods(cluster: Any, name: str) -> list[dict[str, Any]]:
 
 
 def get_job(cluster: Any, name: str) -> JobSummary:
+    validate_trainjob_name(name)
     job = cluster.get_trainjob(name)
     return summarize(job, job_pods(cluster, name))
 
@@ -201,6 +203,7 @@ def wait_for_job(
     on_status: Callable[[JobSummary], None] | None = None,
 ) -> JobSummary:
     """Poll until the job is Complete (returned) or Failed (`JobFailedError`)."""
+    validate_trainjob_name(name)
     deadline = time.monotonic() + timeout
     last_status = None
     while True:
@@ -222,3 +225,9 @@ def wait_for_job(
                 hint=f"wait longer with `kfai jobs wait {name} --timeout SECONDS`",
             )
         time.sleep(min(poll_interval, max(0.0, deadline - time.monotonic())))
+
+
+def delete_job(cluster: Any, name: str) -> None:
+    """Delete one TrainJob, after checking its name so that no DELETE reaches the collection path."""
+    validate_trainjob_name(name)
+    cluster.delete_trainjob(name)

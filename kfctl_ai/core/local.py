@@ -41,7 +41,7 @@ from kfctl_ai.core.custom_script import (
     script_argv,
 )
 from kfctl_ai.core.errors import ExitCode, JobFailedError, KfaiError, NotFoundError, UsageError
-from kfctl_ai.core.trainjob import validate_name
+from kfctl_ai.core.names import validate_local_job_name
 
 STATUS_FILE = "status.json"
 LOG_FILE = "output.log"
@@ -163,8 +163,8 @@ def _cluster_only_options(params: TrainParams) -> list[str]:
 
 
 def _free_name(requested: str | None, stem: str) -> str:
-    if requested:
-        name = validate_name(requested)
+    if requested is not None:
+        name = validate_local_job_name(requested, hint="pick another --name, or leave it out for a generated one")
         if (jobs_dir() / name).exists():
             raise UsageError(
                 f"local job '{name}' already exists in {jobs_dir()}",
@@ -406,6 +406,8 @@ def list_local_jobs(status: str | None = None) -> list[LocalJob]:
 
 
 def get_local_job(name: str) -> LocalJob:
+    # The name becomes a folder under jobs_dir(), so '..' or '/' must not get through.
+    validate_local_job_name(name)
     job = _load(jobs_dir() / name)
     if job is None:
         names = [j.name for j in list_local_jobs()]

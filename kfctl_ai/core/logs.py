@@ -13,6 +13,7 @@ from typing import Any
 
 from kfctl_ai.core.errors import ClusterUnavailableError, NotFoundError, TimedOutError
 from kfctl_ai.core.jobs import JOBSET_NAME_LABEL, get_job, step_name
+from kfctl_ai.core.names import validate_trainjob_name
 
 TERMINAL_PHASES = {"Succeeded", "Failed"}
 MAX_RECONNECTS = 5
@@ -41,6 +42,8 @@ def wait_for_pod(
     on_wait: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Wait until the step's pod exists and has left Pending; return it."""
+    # The job name goes into a label selector, where ',' or '=' would add terms.
+    validate_trainjob_name(job)
     deadline = time.monotonic() + timeout
     announced = None
     while True:
@@ -72,7 +75,8 @@ def wait_for_pod(
 
 def read_logs(cluster: Any, job: str, step: str = "node-0", tail: int | None = None) -> list[str]:
     """Return the step's log lines so far."""
-    get_job(cluster, job)  # a missing job is a clear 404 before the pod lookup
+    # get_job rejects an invalid name, and a missing job is a clear 404 before the pod lookup.
+    get_job(cluster, job)
     pod = _find_pod(cluster, job, step)
     if pod is None:
         steps = [s.name for s in get_job(cluster, job).steps]

@@ -91,9 +91,11 @@ def register(app: typer.Typer) -> None:
         Example: kfai jobs show llama-3-2-1b-alpaca-5c1e9
         """
         from kfctl_ai.core.jobs import get_job, job_events
+        from kfctl_ai.core.names import validate_trainjob_name
 
         session = ctx.obj
         session.authorize("jobs show")
+        validate_trainjob_name(job)  # an invalid name is exit 2 even without a kubeconfig
         cluster = session.cluster()
         summary = get_job(cluster, job)
         data = {"job": summary.to_dict(), "events": job_events(cluster, summary)}
@@ -111,9 +113,11 @@ def register(app: typer.Typer) -> None:
         Example: kfai jobs wait llama-3-2-1b-alpaca-5c1e9 --timeout 7200
         """
         from kfctl_ai.core.jobs import wait_for_job
+        from kfctl_ai.core.names import validate_trainjob_name
 
         session = ctx.obj
         session.authorize("jobs wait")
+        validate_trainjob_name(job)
         cluster = session.cluster()
         summary = wait_for_job(
             cluster, job, timeout, on_status=lambda s: session.output.info(f"TrainJob {s.name}: {s.status}")
@@ -132,11 +136,13 @@ def register(app: typer.Typer) -> None:
 
         Example: kfai jobs delete old-run-7
         """
-        from kfctl_ai.core.jobs import get_job
+        from kfctl_ai.core.jobs import delete_job, get_job
+        from kfctl_ai.core.names import validate_trainjob_name
         from kfctl_ai.core.personas import check_delete_job
 
         session = ctx.obj
         session.authorize("jobs delete")
+        validate_trainjob_name(job)
         cluster = session.cluster()
         summary = get_job(cluster, job)
         check_delete_job(session.settings.persona, job, summary.managed_by_kfai)
@@ -153,7 +159,7 @@ def register(app: typer.Typer) -> None:
         if not preview_and_approve(session, preview, question, dry_run, render, outcome="deleted"):
             return preview
 
-        cluster.delete_trainjob(job)
+        delete_job(cluster, job)
         data = {"status": "deleted", "job": job, "namespace": cluster.namespace}
         session.output.emit(data, lambda console, d: console.print(f"Deleted TrainJob {d['namespace']}/{d['job']}."))
         return data

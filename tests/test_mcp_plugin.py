@@ -364,6 +364,15 @@ def test_http_missing_token_variable_fails(env):
     assert TOKEN_VARIABLE in result.stderr
 
 
+@pytest.mark.parametrize("transport", ["http", "stdio"])
+def test_empty_token_env_fails(env, transport):
+    result = run_kfai("mcp", "serve", "--transport", transport, "--port", "0", "--token-env", "", env=env, timeout=30)
+
+    assert result.code == 2
+    assert "error: invalid --token-env '': expected the name of an environment variable" in result.stderr
+    assert "listening on" not in result.stderr
+
+
 # ----------------------------------------------------------------------------------------------
 # Plugin loading
 

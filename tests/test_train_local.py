@@ -192,14 +192,16 @@ def test_local_jobs_and_logs_render(kfai, tmp_path, capsys):
     session = Session(settings=Settings(output="json"), output=Output("json"))
     listed = emit_local_jobs(session, None)
     logs = emit_local_logs(session, "render", tail=1)
-    with pytest.raises(JobFailedError):
+    with pytest.raises(JobFailedError) as failed:
         emit_local_logs(session, "render", follow=True)
 
     assert [job["name"] for job in listed["jobs"]] == ["render"]
     assert listed["jobs"][0]["status"] == "Failed"
     assert logs["lines"] == ["line two"]
+    # Under -o json a failed follow prints no log document, because its lines go into the error document.
+    assert failed.value.to_dict()["lines"] == ["line one", "line two"]
     documents = capsys.readouterr().out
-    assert documents.count('"job": "render"') == 2
+    assert documents.count('"job": "render"') == 1
 
 
 def test_active_virtualenv_python_is_used(tmp_path, monkeypatch):

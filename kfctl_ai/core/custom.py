@@ -399,7 +399,10 @@ def prepare_train(params: TrainParams, cluster: Any | None, namespace: str, pers
         raise UsageError("missing SCRIPT", hint="pass a training script, or --image IMAGE whose entrypoint trains")
     if params.script is None and (params.function or params.packages):
         raise UsageError("--func and --packages need a SCRIPT", hint="pass the script that defines the function")
-    if params.name:
+    if params.image is not None and not params.image.strip():
+        raise UsageError("empty --image value", hint="pass a container image such as ghcr.io/org/train:1.0, or leave out --image to use the runtime's image")
+    script = load_script(params.script) if params.script is not None else None
+    if params.name is not None:
         validate_name(params.name)
     if params.image:
         check_custom_image(persona, params.image)
@@ -407,7 +410,6 @@ def prepare_train(params: TrainParams, cluster: Any | None, namespace: str, pers
     env = dict(parse_pairs(params.env, "--env"))
     pairs = parse_pairs(params.args, "--arg")
     resources = _resources(params)
-    script = load_script(params.script) if params.script else None
     entry = build_entry_point(script, params.function, pairs) if script else None
     framework = None
     if script is not None:

@@ -65,12 +65,17 @@ class Script:
 
 
 def load_script(given: str) -> Script:
-    """Read and parse a script; a missing file or a syntax error is a usage error (exit 2)."""
+    """Read and parse a script. An empty path, a missing file or a syntax error is a usage error (exit 2)."""
+    if not given.strip():
+        # Path("") is the current directory, so without this check an empty path is reported as a directory.
+        raise UsageError("empty SCRIPT path", hint="pass the path of a Python training script, for example examples/train_regression.py")
     path = Path(given).expanduser()
     if not path.exists():
         raise UsageError(f"script not found: {given}", hint="check the path; it is relative to the current directory")
+    if path.is_dir():
+        raise UsageError(f"script {given} is a directory, not a file", hint="pass the path of the Python file to run inside it")
     if not path.is_file():
-        raise UsageError(f"script {given} is not a file", hint="pass the path of a Python file")
+        raise UsageError(f"script {given} is not a regular file", hint="pass the path of a Python file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

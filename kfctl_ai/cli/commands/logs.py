@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import deque
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from kfctl_ai.cli.completion import complete_job_names
 from kfctl_ai.cli.registry import command
+
+if TYPE_CHECKING:
+    from kfctl_ai.cli.output import Output
+    from kfctl_ai.core.errors import JobFailedError
 
 # After the followed container stops, how long to wait for the TrainJob's own verdict.
 FINAL_STATUS_TIMEOUT_S = 30.0
@@ -33,6 +38,15 @@ def register(app: typer.Typer) -> None:
 
         session = ctx.obj
         session.authorize("logs")
+        if follow and tail is not None:
+            # NOTE: following from the last N lines, as `kubectl logs -f --tail N` does, needs
+            # `follow_log_batches` to send tailLines and to skip the same lines after a reconnect.
+            from kfctl_ai.core.errors import UsageError
+
+            raise UsageError(
+                "--tail cannot be combined with -f/--follow",
+                hint="drop --tail to follow the whole log, or drop -f to print only its last lines once",
+            )
         if local:
             from kfctl_ai.cli.commands.train import emit_local_logs
 
@@ -65,31 +79,44 @@ def register(app: typer.Typer) -> None:
         if total > len(kept) and (limit or not follow):
             data["truncated"] = total - len(kept)
             output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
+        failure = None
         if follow:
-            data["status"] = _final_status(cluster, job)
-        if output.machine or not follow or limit:
-            output.emit(data, lambda console, d: output.lines(d["lines"]))
-        if follow and data["status"] == "Failed":
-            from kfctl_ai.core.errors import JobFailedError
-
-            raise JobFailedError(
-                f"TrainJob '{job}' failed",
-                hint=f"see its events with `kfai jobs show {job}`",
-                job=job,
-            )
-        return data
+            data["status"], failure = _final_status(cluster, job)
+        printed = follow and not output.machine and not limit
+        return finish_logs(output, data, printed, failure)
 
 
-def _final_status(cluster: Any, job: str) -> str:
-    """Return the job's status once the followed step has ended, waiting briefly for the controller."""
+def finish_logs(output: Output, data: dict[str, Any], printed: bool, failure: JobFailedError | None) -> dict[str, Any]:
+    """Print the log document unless its lines were `printed` as they arrived, then raise `failure` if any.
+
+    Under -o json the error document is the only document on stdout, so a failed job's log
+    fields (without its status) go into that document instead of a document of their own.
+    """
+    if failure is not None and output.format == "json":
+        failure.details.update({key: value for key, value in data.items() if key != "status"})
+        raise failure
+    if not printed:
+        output.emit(data, lambda console, d: output.lines(d["lines"]))
+    if failure is not None:
+        raise failure
+    return data
+
+
+def _final_status(cluster: Any, job: str) -> tuple[str, JobFailedError | None]:
+    """Wait briefly for the controller's verdict once the followed step has ended.
+
+    Return the job's status and, when the job failed, the error to raise.
+    """
     from kfctl_ai.core.errors import JobFailedError, TimedOutError
-    from kfctl_ai.core.jobs import wait_for_job
+    from kfctl_ai.core.jobs import get_job, wait_for_job
 
+    hint = f"see its events with `kfai jobs show {shlex.quote(job)}`"
     try:
-        return wait_for_job(cluster, job, FINAL_STATUS_TIMEOUT_S, poll_interval=0.5).status
-    except JobFailedError:
-        return "Failed"
+        return wait_for_job(cluster, job, FINAL_STATUS_TIMEOUT_S, poll_interval=0.5).status, None
+    except JobFailedError as exc:
+        # The message names the reason from the job's Failed condition, as `jobs wait` does.
+        return "Failed", JobFailedError(exc.message, hint=hint, job=job)
     except TimedOutError:
-        from kfctl_ai.core.jobs import get_job
-
-        return get_job(cluster, job).status
+        status = get_job(cluster, job).status
+        failure = JobFailedError(f"TrainJob '{job}' failed", hint=hint, job=job) if status == "Failed" else None
+        return status, failure

@@ -208,6 +208,7 @@ def emit_local_jobs(session: Any, status: str | None) -> dict[str, Any]:
 
 def emit_local_logs(session: Any, job: str, follow: bool = False, tail: int | None = None) -> dict[str, Any]:
     """Print a local job's log; with `follow`, stream it until the job ends and exit 8 if it failed."""
+    from kfctl_ai.cli.commands.logs import finish_logs
     from kfctl_ai.core.errors import JobFailedError
     from kfctl_ai.core.local import follow_local_log, get_local_job, read_local_log
 
@@ -232,15 +233,15 @@ def emit_local_logs(session: Any, job: str, follow: bool = False, tail: int | No
     if total > len(kept) and (limit or not follow):
         data["truncated"] = total - len(kept)
         output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
+    failure = None
     if follow:
-        data["status"] = get_local_job(job).status
-    if output.machine or not follow or limit:
-        output.emit(data, lambda console, d: output.lines(d["lines"]))
-    if follow and data["status"] == "Failed":
         summary = get_local_job(job)
-        raise JobFailedError(
-            f"local job '{job}' failed: {summary.message or 'see the lines above'}",
-            hint=f"its log is {summary.log}",
-            job=job,
-        )
-    return data
+        data["status"] = summary.status
+        if summary.status == "Failed":
+            failure = JobFailedError(
+                f"local job '{job}' failed: {summary.message or 'see its log lines'}",
+                hint=f"its log is {summary.log}",
+                job=job,
+            )
+    printed = follow and not output.machine and not limit
+    return finish_logs(output, data, printed, failure)

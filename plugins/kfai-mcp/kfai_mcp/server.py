@@ -80,7 +80,7 @@ def serve(settings: Settings, options: ServeOptions) -> None:
     from kfai_mcp.toolsets import make_toolset
 
     configure_logging()
-    token = read_token(options.token_env) if options.token_env else None
+    token = read_token(options.token_env) if options.token_env is not None else None
     if options.transport == "http":
         from kfai_mcp.http_transport import check_host
 
@@ -105,6 +105,12 @@ def serve(settings: Settings, options: ServeOptions) -> None:
 
 def read_token(variable: str) -> str:
     """Read the bearer token from the environment variable named `variable`; never log it."""
+    if not variable.strip() or "=" in variable:
+        # An empty name must not fall back to serving without a token.
+        raise UsageError(
+            f"invalid --token-env '{variable}': expected the name of an environment variable",
+            hint="pass the variable that contains the token, for example --token-env KFAI_MCP_TOKEN, or leave out --token-env",
+        )
     token = os.environ.get(variable, "").strip()
     if not token:
         raise UsageError(

@@ -20,7 +20,9 @@ import pytest
 
 from kfctl_ai.ask.offline import COMMAND_ARGS, plan_sentence
 from kfctl_ai.ask.offline_models import normalize_model_phrase
-from kfctl_ai.ask.offline_text import replace_number_words, split_clauses
+from kfctl_ai.ask.offline_text import parse_number, replace_number_words, split_clauses
+from kfctl_ai.ask.plan import PlanError, validate_steps
+from kfctl_ai.cli.app import build_command
 from kfctl_ai.core.errors import UsageError
 
 DATA = Path(__file__).parent / "data"
@@ -156,6 +158,250 @@ def test_preflight_gpu_hardware(sentence: str, hardware: dict) -> None:
     for key, value in hardware.items():
         assert args[key] == value, key
     assert not ({"gpu_type", "gpu_memory"} <= set(args))
+
+
+# --- numbers ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "value"),
+    [
+        ("7", 7),
+        ("-1", -1),
+        ("1e3", 1000),
+        ("1.5e1", 15),
+        ("1_6", 16),
+        ("1,024", 1024),
+        ("2.0", 2),
+        ("2.5", "2.5"),
+        ("2,5", "2,5"),
+        ("1__6", "1__6"),
+        ("1.2.3", "1.2.3"),
+        ("1e-3", "1e-3"),
+        ("4k", "4k"),
+        ("1e999", "1e999"),
+    ],
+)
+def test_number_token_parsed_exactly(token: str, value: int | str) -> None:
+    assert parse_number(token) == value
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("train llama 3.2 1b on alpaca for -1 epochs", "epochs", -1),
+        ("train llama 3.2 1b on alpaca, epochs=-3", "epochs", -3),
+        ("will llama 3.1 8b fit on a -24 GB gpu", "gpu_memory", -24),
+        ("train llama 3.2 1b on alpaca on -2 gpus", "gpus", -2),
+        ("train llama 3.2 1b on alpaca with --nodes -1", "nodes", -1),
+        ("train llama 3.2 1b on alpaca with bs=-4", "batch_size", -4),
+        ("train llama 3.2 1b on alpaca with lora rank -16", "lora_rank", -16),
+        ("train llama 3.2 1b on alpaca with context -4k", "seq_len", -4096),
+    ],
+)
+def test_minus_sign_kept(sentence: str, key: str, value: int) -> None:
+    assert plan_sentence(sentence).steps[0]["args"][key] == value
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("train llama 3.2 1b on alpaca with lora rank-16", "lora_rank", 16),
+        ("train llama 3.2 1b on alpaca with 2-4 gpus", "gpus", 4),
+        ("train llama 3.2 1b on alpaca with a 3-epoch run", "epochs", 3),
+    ],
+)
+def test_hyphen_not_minus_sign(sentence: str, key: str, value: int) -> None:
+    assert plan_sentence(sentence).steps[0]["args"][key] == value
+
+
+@pytest.mark.parametrize(
+    ("sentence", "key", "value"),
+    [
+        ("train llama 3.2 1b on alpaca with batch size 1e3", "batch_size", 1000),
+        ("train llama 3.2 1b on alpaca with batch size 2.5", "batch_size", "2.5"),
+        ("train llama 3.2 1b on alpaca with batch size 2,5", "batch_size", "2,5"),
+        ("train llama 3.2 1b on alpaca with lora rank 1_6", "lora_rank", 16),
+        ("train llama 3.2 1b on alpaca for 1e3 epochs", "epochs", 1000),
+        ("train llama 3.2 1b on alpaca for 3.5 epochs", "epochs", "3.5"),
+        ("train llama 3.2 1b on alpaca for 1k epochs", "epochs", "1k"),
+        ("train llama 3.2 1b on alpaca on 1e1 gpus", "gpus", 10),
+        ("train llama 3.2 1b on alpaca on 2.5 nodes", "nodes", "2.5"),
+        ("train llama 3.2 1b on alpaca with context 1.5k", "seq_len", 1536),
+        ("train llama 3.2 1b on alpaca with context 1.3k", "seq_len", "1.3k"),
+        ("will llama 3.1 8b fit on a 1e3 GB gpu", "gpu_memory", 1000),
+        ("will llama 3.1 8b fit on a 24.5 GB gpu", "gpu_memory", "24.5"),
+    ],
+)
+def test_number_read_whole(sentence: str, key: str, value: int | str) -> None:
+    assert plan_sentence(sentence).steps[0]["args"][key] == value
+
+
+@pytest.mark.parametrize(
+    ("sentence", "option"),
+    [
+        ("train llama 3.2 1b on alpaca for -1 epochs", "--epochs"),
+        ("train llama 3.2 1b on alpaca for 3.5 epochs", "--epochs"),
+        ("train llama 3.2 1b on alpaca with batch size 2.5", "--batch-size"),
+        ("will llama 3.1 8b fit on a -24 GB gpu", "--gpu-memory"),
+        ("wait for job ftjob --timeout -5", "--timeout"),
+        ("logs of job ftjob --tail 0", "--tail"),
+    ],
+)
+def test_invalid_number_fails_validation(sentence: str, option: str) -> None:
+    steps = plan_sentence(sentence).steps
+
+    with pytest.raises(PlanError) as error:
+        validate_steps(steps, build_command())
+
+    assert option in error.value.message
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["wait for ftjob up to 1e3 seconds", "wait for ftjob up to 1e-3 seconds", "wait for job x-1 for 1h30m",
+     "show the logs for 2e5", "wait for 1_000"],
+)
+def test_numbers_never_job_names(sentence: str) -> None:
+    for step in plan_sentence(sentence).steps:
+        assert not re.fullmatch(r"[\d_.e-]+|\d+h\d+m", str(step["args"].get("job", "x"))), step
+
+
+def test_uneven_gpu_split_noted() -> None:
+    plan = plan_sentence("train llama 3.1 8b on dolly with 6 gpus across 4 nodes")
+    args = plan.steps[0]["args"]
+
+    assert "gpus" not in args
+    assert args["nodes"] == 4
+    assert any("do not split evenly" in warning for warning in plan.warnings)
+
+
+# --- optimizer ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "optimizer"),
+    [
+        ("train llama 3.2 1b on alpaca with adamw8bit", "adamw8bit"),
+        ("train llama 3.2 1b on alpaca with 8-bit adam", "adamw8bit"),
+        ("train llama 3.2 1b on alpaca with paged adamw 8bit", "adamw8bit"),
+        ("train llama 3.2 1b on alpaca with the adamw optimizer", "adamw"),
+        ("train llama 3.2 1b on alpaca with --optimizer sgd", "sgd"),
+        ("will llama 3.1 8b fit on one a100 with adamw 8bit", "adamw8bit"),
+    ],
+)
+def test_optimizer_planned(sentence: str, optimizer: str) -> None:
+    assert plan_sentence(sentence).steps[0]["args"]["optimizer"] == optimizer
+
+
+def test_optimizer_name_not_job() -> None:
+    plan = plan_sentence("train llama 3.2 1b on alpaca with adamw8bit then show its logs")
+
+    assert [step["command"] for step in plan.steps] == ["fine-tune", "logs"]
+    assert plan.steps[1]["args"]["job"] == "$steps[0].job"
+
+
+# --- wait times and log tails -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sentence", "seconds"),
+    [
+        ("wait for job ftjob for 2 hours", 7200),
+        ("wait for job ftjob for 7200 seconds", 7200),
+        ("wait for job ftjob for 30 sec", 30),
+        ("wait for job ftjob up to 90 min", 5400),
+        ("wait for job ftjob for 2h", 7200),
+        ("wait for job ftjob for 90m", 5400),
+        ("wait for job ftjob for 2 hrs", 7200),
+        ("wait for job ftjob for 1.5 hours", 5400),
+        ("wait for job ftjob for an hour", 3600),
+        ("wait for job ftjob for half an hour", 1800),
+        ("wait for job ftjob for two hours", 7200),
+        ("wait for job ftjob for 1 hour and 30 minutes", 5400),
+        ("wait for job ftjob for 1h30m", 5400),
+        ("wait for job ftjob with --timeout 7200", 7200),
+        ("wait for job ftjob --timeout=600", 600),
+        ("wait for job ftjob --timeout 1h30m", 5400),
+        ("wait for job ftjob, timeout 600", 600),
+        ("wait for job ftjob with a timeout of 10 minutes", 600),
+        ("wait for job ftjob for 0.5 s", 0.5),
+        ("wait for job ftjob for -2 hours", -7200),
+    ],
+)
+def test_wait_timeout_in_seconds(sentence: str, seconds: float) -> None:
+    steps = plan_sentence(sentence).steps
+
+    assert steps == [{"command": "jobs wait", "args": {"job": "ftjob", "timeout": seconds}}]
+
+
+def test_wait_timeout_unreadable_kept_as_typed() -> None:
+    args = plan_sentence("wait for job ftjob for 2,5 hours").steps[0]["args"]
+    assert args["timeout"] == "2,5 hours"
+
+
+def test_wait_number_without_unit_noted() -> None:
+    plan = plan_sentence("wait for job ftjob for 7200")
+
+    assert plan.steps == [{"command": "jobs wait", "args": {"job": "ftjob"}}]
+    assert any("'7200'" in warning for warning in plan.warnings)
+
+
+def test_wait_without_job_explained() -> None:
+    plan = plan_sentence("wait for ftjob up to 1e3 seconds")
+
+    assert plan.steps == []
+    assert "'jobs wait' names no job" in plan.message
+
+
+@pytest.mark.parametrize(
+    ("sentence", "lines"),
+    [
+        ("logs of job ftjob --tail 5", 5),
+        ("logs of job ftjob --tail=5", 5),
+        ("tail 20 lines of job ftjob logs", 20),
+        ("tail -20 job ftjob logs", 20),
+        ("tail -n 20 of job ftjob logs", 20),
+        ("last 50 lines of ftjob's logs", 50),
+        ("show the last 20 lines of job ftjob", 20),
+        ("show job ftjob logs, last 1e2 lines", 100),
+        ("get the 30 last lines of job ftjob's output", 30),
+        ("last line of job ftjob logs", 1),
+        ("logs of job ftjob --tail -5", -5),
+    ],
+)
+def test_tail_lines_without_follow(sentence: str, lines: int) -> None:
+    steps = plan_sentence(sentence).steps
+
+    assert steps == [{"command": "logs", "args": {"job": "ftjob", "tail": lines}}]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    ["tail -f job ftjob", "tail the logs of job ftjob", "follow job ftjob logs", "stream job ftjob logs"],
+)
+def test_tail_without_count_follows(sentence: str) -> None:
+    steps = plan_sentence(sentence).steps
+
+    assert steps == [{"command": "logs", "args": {"job": "ftjob", "follow": True}}]
+
+
+def test_follow_with_tail_keeps_both() -> None:
+    args = plan_sentence("follow the last 10 lines of job ftjob").steps[0]["args"]
+
+    assert args["follow"] is True
+    assert args["tail"] == 10
+
+
+def test_logs_number_without_tail_noted() -> None:
+    plan = plan_sentence("show 20 lines of job ftjob logs")
+
+    assert plan.steps == [{"command": "logs", "args": {"job": "ftjob"}}]
+    assert any("'20'" in warning for warning in plan.warnings)
+
+
+def test_possessive_needs_bare_name() -> None:
+    assert plan_sentence("show the SDK's status").steps == []
 
 
 # --- model phrases ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from kfctl_ai.ask import offline_options as options
 from kfctl_ai.ask.offline_intents import BULK_DELETE, ClauseCues, before_exclusion, classify_clause, mentions_every_job
 from kfctl_ai.ask.offline_models import ModelMention, find_models, model_identity
 from kfctl_ai.ask.offline_text import (
+    NUMBER,
     Clause,
     find_hostile_start,
     lower_keep_offsets,
@@ -39,25 +40,27 @@ MAX_STEPS = 10
 COMMAND_ARGS: dict[str, tuple[str, ...]] = {
     "fine-tune": (
         "model", "dataset", "epochs", "batch_size", "seq_len", "method", "lora_rank", "gpus", "nodes",
-        "dtype", "gradient_checkpointing", "runtime", "name", "hf_token_secret", "namespace",
+        "dtype", "optimizer", "gradient_checkpointing", "runtime", "name", "hf_token_secret", "namespace",
     ),
     "preflight": (
-        "model", "method", "lora_rank", "gpus", "nodes", "batch_size", "seq_len", "dtype",
+        "model", "method", "lora_rank", "gpus", "nodes", "batch_size", "seq_len", "dtype", "optimizer",
         "gradient_checkpointing", "gpu_type", "gpu_memory", "runtime", "namespace",
     ),
     "runtimes": ("model", "framework", "namespace"),
     "runtimes show": ("name", "namespace"),
-    "logs": ("job", "step", "follow", "namespace"),
+    "logs": ("job", "step", "follow", "tail", "namespace"),
     "jobs": ("status", "namespace"),
     "jobs show": ("job", "namespace"),
-    "jobs wait": ("job", "namespace"),
+    "jobs wait": ("job", "timeout", "namespace"),
     "jobs delete": ("job", "namespace"),
     "train": ("script", "gpus", "nodes", "local", "namespace"),
     "cluster gpus": (),
 }
 _JOB_COMMANDS = ("logs", "jobs show", "jobs wait", "jobs delete")
 # Options a fine-tune inherits from the preflight that checked it, and the other way round.
-_SHAPE_ARGS = ("method", "lora_rank", "gpus", "nodes", "batch_size", "seq_len", "dtype", "gradient_checkpointing")
+_SHAPE_ARGS = (
+    "method", "lora_rank", "gpus", "nodes", "batch_size", "seq_len", "dtype", "optimizer", "gradient_checkpointing",
+)
 _REPEAT = re.compile(r"(?:again\s+)?(?:on|with|using|across|in)\b", re.IGNORECASE)
 _REFERS_BACK = re.compile(
     r"\b(?:it|its|them|their)\b|\b(?:the|that|this|my|our)\s+(?:new\s+|same\s+)?(?:train)?(?:job|run|training)\b"
@@ -97,6 +100,7 @@ class _Analysis:
     refers_back: bool
     unrecognised_delete_targets: list[str]
     kept_jobs: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def plan_sentence(sentence: str) -> OfflinePlan:
@@ -223,10 +227,15 @@ def _analyse(clause: Clause, earlier: list[_Analysis]) -> _Analysis:
     if datasets:
         values["dataset"] = datasets[0].uri
     counts_text = replace_number_words(mask_spans(low, spans + [(d.start, d.end) for d in datasets]))
-    values.update(options.extract_training_options(counts_text))
+    notes: list[str] = []
+    values.update(options.extract_training_options(counts_text, notes))
     values.update(options.extract_gpu_hardware(counts_text))
+    if command == "jobs wait":
+        values.update(options.extract_timeout(counts_text))
+    values["tail"] = options.extract_tail(counts_text) if command == "logs" else None
     # Flags the sentence does not set stay out of the step; gradient_checkpointing may be False.
-    values["follow"] = True if names.wants_follow(low) else None
+    # "tail 20 lines" requests the last lines, so the word "tail" turns on follow only without a count.
+    values["follow"] = True if names.wants_follow(low, tail_given=values["tail"] is not None) else None
     values["local"] = True if names.wants_local_run(low) else None
     values["status"] = names.find_status(low)
     values["framework"] = names.find_framework(masked)
@@ -240,7 +249,34 @@ def _analyse(clause: Clause, earlier: list[_Analysis]) -> _Analysis:
         kept = [job for job in job_names if job not in names.find_job_names(delete_text)]
         job_names = [job for job in job_names if job not in kept]
         unrecognised = names.find_unrecognised_delete_targets(delete_text, job_names)
-    return _Analysis(clause, command, models, [d.uri for d in datasets], values, job_names, refers_back, unrecognised, kept)
+    unused = _unused_number_note(command, counts_text, job_names, values)
+    if unused:
+        notes.append(unused)
+    return _Analysis(
+        clause, command, models, [d.uri for d in datasets], values, job_names, refers_back, unrecognised, kept, notes
+    )
+
+
+# The option of a job request that takes a number, and how to set it, for the note when none is read.
+_NUMBER_OPTIONS = {
+    "logs": ("tail", "To print the last lines, say 'last 20 lines' or '--tail 20'"),
+    "jobs wait": ("timeout", "To set the wait time, give a unit, as in 'for 2 hours' or '--timeout 7200'"),
+}
+
+
+def _unused_number_note(command: str | None, text: str, job_names: list[str], values: dict[str, object]) -> str | None:
+    """Return a note for a number in a logs or wait request that set no option ("wait for job x for 7200")."""
+    if command not in _NUMBER_OPTIONS:
+        return None
+    key, hint = _NUMBER_OPTIONS[command]
+    if values.get(key) is not None:
+        return None
+    for job in job_names:
+        text = re.sub(rf"(?<![\w-]){re.escape(job)}(?![\w-])", " ", text)
+    match = re.search(NUMBER, text)
+    if match is None:
+        return None
+    return f"ignored the number '{match.group(0)}' because it sets no option of '{command}'. {hint}"
 
 
 def _overlaps(span: tuple[int, int], others: list[tuple[int, int]]) -> bool:
@@ -254,6 +290,7 @@ def _build_steps(analyses: list[_Analysis], plan: OfflinePlan, notes: list[str],
         plan.understood.extend(_describe(analysis))
         if command is None:
             continue
+        notes.extend(analysis.notes)
         if command == BULK_DELETE:
             notes.append("kfai has no bulk delete: delete jobs one at a time with 'kfai jobs delete JOB'")
             continue

@@ -29,6 +29,7 @@ _WAIT = re.compile(
 )
 _LOGS = re.compile(
     r"\blogs?\b|\bstdout\b|\bstderr\b|\boutput\s+(?:of|for|from)\b|\blogging\s+output\b"
+    r"|\b(?:last|final|latest|tail)\s+(?:[\w-]+\s+){0,2}?(?:log\s+|output\s+)?lines?\b"
     r"|\bwhat\s+(?:did|does|has|is|was|'s)\s+.+\s+(?:print|printed|printing|output|outputting|say|said|saying"
     r"|log|logged|logging)\b"
 )
@@ -86,6 +87,9 @@ _IMPERATIVE_TRAIN = re.compile(
     rf"^{_OPENING}(?:train|fine[\s-]?tune|finetune|tune|sft|launch|start|kick\s+off|submit|run|execute|retrain"
     r"|do\s+an?\s+(?:\w+[\s-]+){0,3}?(?:fine[\s-]?tun\w*|finetun\w*|training)|try)\b"
 )
+# "wait for X" is a wait request even when X is no job name, so that the message reports the missing job.
+# It stays a string that re compiles on first use, because most sentences never need it.
+_IMPERATIVE_WAIT = rf"^{_OPENING}wait\s+(?:for|on|until|till)\b"
 _PREFLIGHT_EXPLICIT = re.compile(
     r"\bpre-?flight\b|\b(?:check|verify|see)\s+(?:if|whether|that)\b|\bestimate\w*|\bhow\s+much\s+(?:gpu\s+)?memory\b"
 )
@@ -122,7 +126,9 @@ def classify_clause(cues: ClauseCues) -> str | None:
             return BULK_DELETE
         if job_target or (_JOB_WORD.search(text) and not cues.has_model):
             return "jobs delete"
-    if _WAIT.search(text) and (job_target or cues.previous_job or _JOB_WORD.search(text)):
+    if _WAIT.search(text) and (
+        job_target or cues.previous_job or _JOB_WORD.search(text) or re.search(_IMPERATIVE_WAIT, text)
+    ):
         return "jobs wait"
     if _IMPERATIVE_TRAIN.search(text) and not names and not _PREFLIGHT_EXPLICIT.search(text):
         # "train X on Y with qlora so it fits on one GPU, and log to stdout" is a training

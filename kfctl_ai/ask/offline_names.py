@@ -41,7 +41,7 @@ STOP_WORDS = frozenset(
     what which how why when where who anything everything something nothing whole entire
     it's that's instead just only like as if whether than but by up down out over about
     finish finishes ends end completes starts started fails fail succeeds should would could
-    can will may might must need needs want wants list summary history
+    can will may might must need needs want wants list summary history today yesterday tonight
     except excluding besides apart other others than keep keeping leave leaving spare sparing
     """.split()
 )
@@ -165,9 +165,14 @@ _NUMBER_FORMATS = frozenset({"fp4", "fp8", "fp16", "fp32", "fp64", "bf16", "int4
 def _could_name_job(word: str) -> bool:
     if not _is_name_word(word) or word in GPU_TYPES or word.rstrip("s") in GPU_TYPES or word in _NUMBER_FORMATS:
         return False
-    if re.fullmatch(r"(?:rank|r|bs|batch|seq|len|epochs?|lora|bf|fp|int|top|multi|single)-?\d+", word):
-        return False  # rank-32, bs-8, fp-16: option values, not names
-    return not re.fullmatch(r"\d+(?:\.\d+)?[a-z]{0,3}|\d+-(?:node|nodes|gpu|gpus|epoch|epochs|bit)", word)
+    if re.fullmatch(
+        r"(?:rank|r|bs|batch|seq|len|epochs?|lora|bf|fp|int|top|multi|single)-?\d+|adamw?-?8-?bits?", word
+    ):
+        return False  # rank-32, bs-8, fp-16, adamw8bit: option values, not names
+    # Numbers, with a unit or an exponent ("7200", "2h", "1e3", "1h30m"), are values, not names.
+    return not re.fullmatch(
+        r"\d+(?:\.\d+)?(?:e-?\d+)?[a-z]{0,3}|(?:\d+[dhm])+\d+[hms]|\d+-(?:node|nodes|gpu|gpus|epoch|epochs|bit)", word
+    )
 
 
 _NAMESPACE = (
@@ -295,12 +300,19 @@ def find_step(text: str) -> tuple[str, Span] | None:
     return None
 
 
-def wants_follow(text: str) -> bool:
-    return bool(re.search(
+def wants_follow(text: str, tail_given: bool = False) -> bool:
+    """Tell whether a clause requests streamed logs ("follow", "-f", "tail the logs").
+
+    With `tail_given` (the clause requests its last N lines) the word "tail" alone does not count.
+    """
+    for match in re.finditer(
         r"\b(?:follow|following|stream|streaming|tail|tailing|watch|watching|live)\b|(?<![\w-])-f\b|--follow"
         r"|\breal[\s-]?time\b|\bas\s+(?:it|they)\s+(?:comes?|happens?|runs?)\b",
         text,
-    ))
+    ):
+        if not (tail_given and match.group(0).startswith("tail")):
+            return True
+    return False
 
 
 _STATUS_WORDS = (
@@ -355,6 +367,8 @@ _JOB_NAME_PATTERNS = (
     (re.compile(rf"\b(?:delete|remove|cancel|kill|stop|terminate|abort|describe|inspect)\s+(?=(?:the\s+)?(?:run\s+)?{_NAME_LIST})"), "verb"),
     (re.compile(rf"\b(?:for|of|on|about|from|to|with|at|until|till|after)\s+(?=(?:the\s+)?(?:run\s+)?{_NAME_LIST})"), "id"),
     (re.compile(rf"\b(?:wait|follow|tail|watch|stream|show|get|check)\s+(?=(?:on\s+)?(?:the\s+)?{_NAME_LIST})"), "id"),
+    # "ftjob's logs" names a job, but "the SDK's status" does not.
+    (re.compile(rf"{WORD_START}(?<!the )(?=({_NAME})'s\s+(?:logs?|status|progress|events|output)\b)"), "any"),
     (re.compile(rf"{WORD_START}(?=({_NAME})(?:'s)?\s+(?:logs?|status|progress|events|output)\b)"), "id"),
     (re.compile(rf"\blogs?\s+(?=({_NAME}))"), "id"),
     (re.compile(rf"\b(?:is|did|has|was|how\s+is|how's|whats|what's)\s+(?=({_NAME}))"), "id"),
@@ -364,10 +378,11 @@ _JOB_NAME_PATTERNS = (
 def find_job_names(text: str) -> list[str]:
     """Return the job names a clause mentions, in order, without duplicates.
 
-    After the word "job" any name counts ("delete job foo"). Elsewhere only a name that
-    looks generated or hyphenated counts ("logs for abc123"), so "delete my emails"
-    names no job. In a clause with a job verb ("delete", "show", "wait", "logs") short
-    names count too ("delete w1 and x", "logs of run2").
+    After the word "job" any name counts ("delete job foo"), and so does a name with "'s"
+    before "logs" or "status" ("ftjob's logs"). Elsewhere only a name that looks generated
+    or hyphenated counts ("logs for abc123"), so "delete my emails" names no job. In a
+    clause with a job verb ("delete", "show", "wait", "logs") short names count too
+    ("delete w1 and x", "logs of run2"). Numbers never count ("wait up to 1e3 seconds").
     """
     short_names = bool(_JOB_VERB.search(text))
     names: list[str] = []

@@ -19,6 +19,18 @@ K8S_NAME = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 # Runtime names may contain dots ("torchtune-llama3.2-1b").
 RUNTIME_NAME = r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?"
 
+# A number as typed, matched whole so that an option gets all of it and not a prefix. It
+# may have a minus sign, "_" or "," separators, decimals, an exponent and a "k" suffix
+# ("-1", "2.5", "1e3", "1_000", "4k"). A minus is a sign only where it starts a word, so
+# "rank-16" and "2-4" contain no negative number. This form follows an option word
+# directly ("bs8", "epochs=-1").
+NUMBER_TOKEN = r"(?:(?<![\w.-])-)?\.?\d(?:[\d_,.]*\d)?(?:e[-+]?\d+)?(?:k\b)?(?!e?[-+]?[_,.]?\d)"
+# The same for a number that starts a phrase ("4 gpus"), which excludes the "100" of
+# "a100" and the "5" of "2.5".
+NUMBER = rf"(?<![\w.]){NUMBER_TOKEN}"
+# Powers of ten beyond this stay as typed, so that "1e999999" never becomes a huge integer.
+_MAX_EXPONENT = 100
+
 # Text from which the rest of the sentence reads as instructions to the planner, or as
 # shell code, rather than as a request to kfai.
 _HOSTILE_MARKERS = re.compile(
@@ -127,6 +139,50 @@ def mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in spans:
         characters[start:end] = " " * (end - start)
     return "".join(characters)
+
+
+def decimal_parts(token: str) -> tuple[int, int] | None:
+    """Split a NUMBER_TOKEN into an integer and a power of ten: "-2.5e3" gives (-25, 2).
+
+    Separators follow Python's number syntax for "_" and thousands groups for ","
+    ("1,000"). Returns None for a token that is no such number ("2,5", "1.2.3", "4k"),
+    or whose power of ten is beyond _MAX_EXPONENT.
+    """
+    sign = -1 if token.startswith("-") else 1
+    mantissa, _, exponent = token.lstrip("-").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    if "," in whole:
+        groups = whole.split(",")
+        if not 1 <= len(groups[0]) <= 3 or any(len(group) != 3 for group in groups[1:]):
+            return None
+        whole = "".join(groups)
+    try:
+        int(whole or "0")
+        int(fraction or "0")
+        power = int(exponent or "0") - len(fraction.replace("_", ""))
+        digits = int((whole + fraction).replace("_", "") or "0")
+    except ValueError:
+        return None
+    if abs(power) > _MAX_EXPONENT:
+        return None
+    return sign * digits, power
+
+
+def parse_number(token: str, factor: int = 1) -> int | str:
+    """Return a NUMBER_TOKEN times `factor` as an int when that is exact, else the token as typed.
+
+    "1e3" gives 1000 and "1_6" gives 16, as Python's int() reads it. "2.5",
+    "2,5" and "4k" stay strings, so that validation of the step rejects the value the
+    user typed instead of a rounded one.
+    """
+    parts = decimal_parts(token)
+    if parts is None:
+        return token
+    digits, power = parts
+    if power >= 0:
+        return digits * factor * 10**power
+    quotient, remainder = divmod(digits * factor, 10**-power)
+    return token if remainder else quotient
 
 
 _UNITS = {

@@ -211,4 +211,4 @@ def test_train_empty_name_is_usage_error(offline):
     result = offline("train", str(example), "--name", "", "--dry-run")
 
     assert result.code == 2, result.stderr
-    assert error_lines(result.stderr) == ["error: invalid job name '': it must be a DNS-1035 label"]
+    assert error_lines(result.stderr) == ["error: invalid TrainJob name '': it must be 1 to 63 lower-case letters, digits or '-', starting with a letter and ending with a letter or digit (an RFC 1035 DNS label)"]

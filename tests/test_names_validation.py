@@ -316,3 +316,12 @@ def test_config_set_valid_namespace_writes(offline, tmp_path):
 
     assert result.code == 0, result.stderr
     assert yaml.safe_load((tmp_path / ".config" / "kfai" / "config.yaml").read_text()) == {"namespace": "team-b"}
+
+
+@pytest.mark.parametrize("name", ["", "ab\n", "Bad_Name"])
+def test_fine_tune_rejects_invalid_name(cluster, kfai, name):
+    result = kfai("fine-tune", "llama 3.2 1b", "--dataset", "alpaca", "--name", name, "--yes")
+
+    assert result.code == 2
+    assert f"invalid TrainJob name {name!r}" in result.stderr
+    assert cluster.store.count_requests("POST", "/apis/trainer.kubeflow.org") == 0

@@ -214,7 +214,7 @@ def test_image_without_script_runs_image_entrypoint(cluster, kfai):
         ("bad-arg", 2, "invalid --arg 'steps': expected KEY=VALUE"),
         ("bad-env", 2, "invalid --env '1BAD=x': expected KEY=VALUE"),
         ("bad-memory", 2, "invalid --memory '16 GB'"),
-        ("bad-name", 2, "invalid job name 'Bad_Name'"),
+        ("bad-name", 2, "invalid TrainJob name 'Bad_Name'"),
     ],
 )
 def test_train_bad_input(offline, tmp_path, case, code, message):

@@ -92,7 +92,7 @@ def prepare_fine_tune(params: FineTuneParams, cluster: Any | None, namespace: st
     if report.runtime is None:
         raise KfaiError(f"no runtime chosen for {report.model}")  # run_preflight fails the runtime check first
 
-    name = validate_name(params.name) if params.name else job_name(report.model, dataset.uri)
+    name = validate_name(params.name) if params.name is not None else job_name(report.model, dataset.uri)
     setup = report.setup
     request = FineTuneRequest(
         model_id=report.model,

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kfctl_ai.core.errors import UsageError
+from kfctl_ai.core.names import validate_trainjob_name
 from kfctl_ai.core.runtimes import RuntimeInfo
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -24,7 +25,6 @@ DEFAULT_TOKEN_KEY = "HF_TOKEN"
 # torchtune calls the attention output projection `output_proj`, where Hugging Face uses `o_proj`.
 _ATTENTION_MODULES = {"q_proj": "q_proj", "k_proj": "k_proj", "v_proj": "v_proj", "o_proj": "output_proj", "output_proj": "output_proj"}
 _MLP_MODULES = {"gate_proj", "up_proj", "down_proj", "mlp", "w1", "w2", "w3"}
-_NAME_PATTERN = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
 @dataclass
@@ -60,12 +60,8 @@ def job_name(model_id: str, dataset_uri: str) -> str:
 
 
 def validate_name(name: str) -> str:
-    if not _NAME_PATTERN.match(name):
-        raise UsageError(
-            f"invalid job name '{name}': it must be a DNS-1035 label",
-            hint="use at most 63 lower-case letters, digits and '-', starting with a letter",
-        )
-    return name
+    """Return a `--name` for a new TrainJob if the Trainer accepts it; raise `UsageError` otherwise."""
+    return validate_trainjob_name(name, hint="pass another --name, or leave it out for a generated one")
 
 
 _SECRET_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")

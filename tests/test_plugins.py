@@ -103,3 +103,14 @@ def test_installed_kfai_finds_plugin(tmp_path) -> None:
     assert result.code == 0, result.stderr
     assert result.stdout.strip() == "hello shell"
     assert BROKEN_WARNING in result.stderr
+
+
+def test_every_builtin_module_loads(tmp_path) -> None:
+    # A fresh process, because an annotation naming a type that only exists for type
+    # checkers fails when the module is first imported and registered.
+    result = run_kfai("commands", "-o", "json", env=clean_env(tmp_path, KFAI_PLUGINS="none"))
+    groups = {command["command"].split()[0] for command in result.json()["commands"]}
+
+    assert result.code == 0
+    assert "warning" not in result.stderr
+    assert {"runtimes", "preflight", "fine-tune", "train", "logs", "jobs", "ask", "cluster", "history", "config", "commands"} <= groups

@@ -4,8 +4,6 @@ The tree built here is the single definition of every operation: typed command l
 `ask` plan steps and the generated listings all go through it.
 """
 
-from __future__ import annotations
-
 from functools import cache
 from typing import Annotated, Optional
 

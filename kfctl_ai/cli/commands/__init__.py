@@ -1,5 +1,10 @@
 """Built-in command groups. Each module's `register(app)` adds its commands to the root app,
-through the same loader that installed plugins use."""
+through the same loader that installed plugins use.
+
+The command modules (and `cli/app.py`) leave out `from __future__ import annotations`.
+With it, typer evaluates every annotation string again through `typing.get_type_hints`,
+and building the click tree took 30-35 ms instead of 12-15 ms on a 2-core machine.
+"""
 
 from __future__ import annotations
 

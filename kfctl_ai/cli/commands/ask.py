@@ -1,7 +1,5 @@
 """`kfai ask`: a sentence becomes a plan of kfai commands, previewed and approved, then run."""
 
-from __future__ import annotations
-
 import shlex
 import sys
 from typing import Annotated, Any, Optional

@@ -1,7 +1,5 @@
 """`kfai cluster gpus`: GPU nodes with their product, memory, and free GPUs."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

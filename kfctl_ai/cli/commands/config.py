@@ -1,7 +1,5 @@
 """`kfai config`: view and change ~/.config/kfai/config.yaml."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`kfai fine-tune`: a BuiltinTrainer (torchtune) TrainJob, previewed and approved first."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Optional
 
 import typer

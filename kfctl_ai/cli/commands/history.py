@@ -1,7 +1,5 @@
 """`kfai history`: plans that `kfai ask` executed."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`kfai jobs`: list, show, wait for and delete TrainJobs."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Optional, Literal
 
 import typer

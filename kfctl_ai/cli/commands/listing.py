@@ -1,7 +1,5 @@
 """`kfai commands`: every command with its arguments, options, types, defaults, risk and help."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

@@ -1,7 +1,5 @@
 """`kfai logs`: the logs of one TrainJob step, streamed with -f until the job ends."""
 
-from __future__ import annotations
-
 import shlex
 from collections import deque
 from typing import TYPE_CHECKING, Annotated, Any, Optional
@@ -86,7 +84,7 @@ def register(app: typer.Typer) -> None:
         return finish_logs(output, data, printed, failure)
 
 
-def finish_logs(output: Output, data: dict[str, Any], printed: bool, failure: JobFailedError | None) -> dict[str, Any]:
+def finish_logs(output: "Output", data: dict[str, Any], printed: bool, failure: "JobFailedError | None") -> dict[str, Any]:
     """Print the log document unless its lines were `printed` as they arrived, then raise `failure` if any.
 
     Under -o json the error document is the only document on stdout, so a failed job's log
@@ -102,7 +100,7 @@ def finish_logs(output: Output, data: dict[str, Any], printed: bool, failure: Jo
     return data
 
 
-def _final_status(cluster: Any, job: str) -> tuple[str, JobFailedError | None]:
+def _final_status(cluster: Any, job: str) -> "tuple[str, JobFailedError | None]":
     """Wait briefly for the controller's verdict once the followed step has ended.
 
     Return the job's status and, when the job failed, the error to raise.

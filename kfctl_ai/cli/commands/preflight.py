@@ -1,7 +1,5 @@
 """`kfai preflight`: predict GPU memory per GPU and check the cluster before any pod exists."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any
 
 import typer

@@ -1,7 +1,5 @@
 """`kfai runtimes`: which TrainingRuntimes exist and which fit a model."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Optional
 
 import typer

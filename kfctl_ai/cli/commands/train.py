@@ -5,8 +5,6 @@ Also renders local jobs for `kfai jobs --local` and `kfai logs JOB --local`
 (`emit_local_jobs`, `emit_local_logs`).
 """
 
-from __future__ import annotations
-
 import shlex
 import sys
 from collections import deque

@@ -140,7 +140,7 @@ def test_unreachable_llm_exits_5(llm, capsys, monkeypatch):
     ("fine_tune", {"model": "llama 3.2", "dataset": "alpaca", "gradient_checkpointing": ""}, "'gradient_checkpointing' must be true or false, got ''"),
 ])
 def test_llm_wrong_json_types_rejected(llm, capsys, tool, args, message):
-    # The planner asks the LLM once more with the error, so both replies carry the same call.
+    # The planner sends the error back to the LLM once, so both replies carry the same call.
     for _ in range(2):
         llm.queue(Reply(tool_calls=[tool_call(tool, args)]))
 

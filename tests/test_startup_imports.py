@@ -42,7 +42,7 @@ def test_start_up_skips_heavy_imports(args: list[str], tmp_path) -> None:
 
 
 def test_offline_plan_parses_options_without_pydantic(tmp_path) -> None:
-    # typer converts option values through pydantic unless kfai's plain converters answer
+    # typer converts option values through pydantic unless kfai's plain converters convert them
     # first (kfctl_ai/cli/coercion.py); pydantic alone costs more than typer's own import.
     args = ["ask", "--plan-only", "train llama 3.2 on alpaca, 3 epochs"]
     completed = subprocess.run([sys.executable, "-c", PROBE, json.dumps(args)], env=clean_env(tmp_path),

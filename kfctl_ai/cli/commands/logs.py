@@ -74,14 +74,19 @@ def register(app: typer.Typer) -> None:
                     output.lines(batch)
 
         data: dict[str, Any] = {"job": job, "step": step, "lines": list(kept)}
-        if total > len(kept) and (limit or not follow):
-            data["truncated"] = total - len(kept)
-            output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
+        note_truncated(output, data, total, limit, follow)
         failure = None
         if follow:
             data["status"], failure = _final_status(cluster, job)
         printed = follow and not output.machine and not limit
         return finish_logs(output, data, printed, failure)
+
+
+def note_truncated(output: "Output", data: dict[str, Any], total: int, limit: int | None, follow: bool) -> None:
+    """Record and report how many earlier lines `data["lines"]` left out, when it left some out."""
+    if total > len(data["lines"]) and (limit or not follow):
+        data["truncated"] = total - len(data["lines"])
+        output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
 
 
 def finish_logs(output: "Output", data: dict[str, Any], printed: bool, failure: "JobFailedError | None") -> dict[str, Any]:

@@ -206,7 +206,7 @@ def emit_local_jobs(session: Any, status: str | None) -> dict[str, Any]:
 
 def emit_local_logs(session: Any, job: str, follow: bool = False, tail: int | None = None) -> dict[str, Any]:
     """Print a local job's log; with `follow`, stream it until the job ends and exit 8 if it failed."""
-    from kfctl_ai.cli.commands.logs import finish_logs
+    from kfctl_ai.cli.commands.logs import finish_logs, note_truncated
     from kfctl_ai.core.errors import JobFailedError
     from kfctl_ai.core.local import follow_local_log, get_local_job, read_local_log
 
@@ -228,9 +228,7 @@ def emit_local_logs(session: Any, job: str, follow: bool = False, tail: int | No
         kept.extend(lines)
 
     data: dict[str, Any] = {"job": job, "local": True, "lines": list(kept)}
-    if total > len(kept) and (limit or not follow):
-        data["truncated"] = total - len(kept)
-        output.info(f"... {data['truncated']} earlier lines cut (raise --max-output to see more)")
+    note_truncated(output, data, total, limit, follow)
     failure = None
     if follow:
         summary = get_local_job(job)
